@@ -1,0 +1,43 @@
+# Two entry points for a fresh machine: `make serve` and `make test`. Each builds what it needs.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP_SERVE := $(VENV)/.stamp-serve
+STAMP_DEV   := $(VENV)/.stamp-dev
+
+.PHONY: serve test lint typecheck pytest bench default-model clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# The service alone: no torch.
+$(STAMP_SERVE): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[serve]"
+	touch $@
+
+# Everything the tests need: service + training/export (torch 2.13.0, CPU build) + dev tools.
+$(STAMP_DEV): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[serve,train,dev]"
+	touch $@ $(STAMP_SERVE)
+
+serve: $(STAMP_SERVE)
+	$(PY) -m service $(ARGS)
+
+lint: $(STAMP_DEV)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP_DEV)
+	$(VENV)/bin/mypy losses service model_export
+
+pytest: $(STAMP_DEV)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: $(STAMP_DEV)
+	$(PY) benchmarks/losses.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

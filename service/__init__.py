@@ -1,0 +1,1 @@
+"""Inference and scoring service over the model repository (no torch at run time)."""
