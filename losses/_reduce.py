@@ -1,0 +1,41 @@
+"""Reductions of per-sample losses, with float64 accumulation.
+
+``none`` keeps ``[...]`` (binary: per element, multiclass: per sample; ignored entries are 0, as torch does).
+``sum`` accumulates in float64 and, with ``normalizer=N``, divides by ``max(1, N)``. ``mean`` divides by the
+number of counted elements, or for multiclass class-index targets with ``weight`` by the sum of the counted
+samples' class weights (torch's convention); with every sample ignored it is NaN (torch's convention).
+``batchmean`` divides by ``input.shape[0]`` (torch's ``kl_div`` convention).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._dist import Dist
+from .types import Array
+
+
+def reduce(d: Dist, v: Array, reduction: str, normalizer: float | None) -> Array:
+    """Apply elementwise weight, the ignore mask and ``reduction`` to per-sample losses ``v`` [...]."""
+    be = d.be
+    if d.elem_w is not None:
+        v = v * d.elem_w
+    if d.counted is not None:
+        v = be.where(d.counted, v, 0.0)
+    if reduction == "none":
+        return v
+    total = be.sum64(v)
+    if reduction == "sum":
+        divisor: Any = 1.0 if normalizer is None else max(1.0, normalizer)
+    elif reduction == "batchmean":
+        divisor = float(d.x.shape[0]) if len(d.x.shape) > 0 else 1.0
+    elif d.denom is not None:
+        divisor = be.sum64(be.detach(d.denom))
+    elif d.counted is not None:
+        divisor = be.sum64(d.counted)
+    else:
+        divisor = float(np.prod(v.shape))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return be.finish(total / divisor, like=d.x)
