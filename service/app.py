@@ -1,0 +1,62 @@
+"""The app factory: `create_app(settings)` builds the FastAPI app, its state, lifespan, edge and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from . import __version__
+from .edge import EdgeMiddleware, install_error_handlers
+from .routers import detect, metrics, models, score, v2_health
+from .settings import Settings
+from .state import ServiceState
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """\
+Object detection with focal-loss-trained detectors (ONNX Runtime, dynamic batching) and scoring with the focal
+loss family. REST errors are RFC 9457 problem+json under `/v1` and `{"error": "..."}` under `/v2`.
+When API keys are configured, send `X-API-Key` (health, metrics and docs are open).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service app. Models load in the background once it starts (``/v2/health/ready`` tells).
+
+    The lifespan: start -> load models, run ``state.on_startup`` hooks (the gRPC server starts there); stop ->
+    drain (readiness false, new requests 503, in-flight requests finish within ``shutdown_grace_s``), run
+    ``state.on_shutdown`` hooks in reverse order, then stop the batchers.
+    """
+    settings = settings or Settings()
+    state = ServiceState(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await state.start()
+        for hook in state.on_startup:
+            await hook(state)
+        try:
+            yield
+        finally:
+            state.begin_drain()
+            await state.wait_idle(settings.shutdown_grace_s)
+            for hook in reversed(state.on_shutdown):
+                await hook(state)
+            await state.stop()
+
+    app = FastAPI(
+        title="focalserve",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.service = state
+    install_error_handlers(app)
+    app.add_middleware(EdgeMiddleware, state=state)
+    for router in (detect.router, score.router, models.router, v2_health.router, metrics.router):
+        app.include_router(router)
+    return app

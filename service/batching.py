@@ -1,0 +1,328 @@
+"""Dynamic batching with Triton's semantics, generic over dicts of numpy arrays.
+
+Each model version gets one `Batcher`: a bounded queue of requests and one loop that groups them into batches.
+What to run next is decided by a pure function, `plan_batch`, so the policy is tested without an event loop:
+
+* a batch holds at most ``max_batch_size`` rows (a request with ``n`` images counts ``n``);
+* it runs as soon as it is full, or when its oldest request has waited ``max_queue_delay_s``;
+* only requests with the same *signature* (input names, dtypes, per-row shapes) are concatenated together.
+
+The loop concatenates the inputs along axis 0, runs the model in a thread pool (ONNX Runtime releases the
+GIL), checks that every output has the batch's row count, and splits the outputs back per request. When a
+batch fails, every request in it fails with a clear error. A full queue rejects at once (`Overloaded`, 503 +
+Retry-After); a request not answered within its timeout gets `Timeout` (504) and is skipped if not yet run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .errors import InternalError, InvalidInput, Overloaded, ServiceError, Timeout, Unavailable
+
+__all__ = ["BatchObserver", "BatchPlan", "BatchResult", "Batcher", "RunFn", "plan_batch", "signature_of"]
+
+log = logging.getLogger(__name__)
+
+#: A synchronous model call: batched inputs ``{name: [N, ...]}`` -> outputs ``{name: [N, ...]}``.
+RunFn = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """What the batch loop should do now.
+
+    Attributes:
+        take: how many queued requests (from the front) to run as one batch now; 0 means wait.
+        wait_s: when ``take == 0``, how long to wait for more requests before planning again
+            (``None``: until the next arrival).
+    """
+
+    take: int
+    wait_s: float | None = None
+
+
+def plan_batch(
+    rows: Sequence[int],
+    signatures: Sequence[Hashable],
+    first_arrival: float,
+    now: float,
+    *,
+    max_batch_size: int,
+    max_queue_delay_s: float,
+    flush: bool = False,
+) -> BatchPlan:
+    """Decide the next batch from the queue's state (pure).
+
+    Args:
+        rows: rows (images) of each queued request, oldest first.
+        signatures: a hashable signature per queued request; a batch only joins equal signatures.
+        first_arrival: monotonic time the oldest request was queued.
+        now: the current monotonic time.
+        max_batch_size: most rows in one batch.
+        max_queue_delay_s: longest the oldest request waits for company.
+        flush: run whatever is queued without waiting (shutdown).
+
+    Returns:
+        the plan: run the first ``take`` requests now, or wait ``wait_s``.
+    """
+    if not rows:
+        return BatchPlan(0, None)
+    total = take = 0
+    for n, sig in zip(rows, signatures, strict=True):
+        if take and (total + n > max_batch_size or sig != signatures[0]):
+            break
+        total += n
+        take += 1
+    full = take < len(rows) or total >= max_batch_size
+    deadline = first_arrival + max_queue_delay_s
+    if full or flush or now >= deadline:
+        return BatchPlan(take, 0.0)
+    return BatchPlan(0, deadline - now)
+
+
+def signature_of(inputs: Mapping[str, np.ndarray]) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
+    """The batch-compatibility key of one request: sorted (name, dtype, per-row shape)."""
+    return tuple(sorted((k, v.dtype.str, tuple(v.shape[1:])) for k, v in inputs.items()))
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One request's share of a batch run.
+
+    Attributes:
+        outputs: ``{name: [rows, ...]}``, this request's rows of every output.
+        queue_s: time from queueing to the start of its batch.
+        compute_s: time the batch's model call took.
+        batch_size: rows in the batch it ran in.
+    """
+
+    outputs: dict[str, np.ndarray]
+    queue_s: float
+    compute_s: float
+    batch_size: int
+
+
+class BatchObserver(Protocol):
+    """What the batcher reports (the metrics module implements it)."""
+
+    def queue_depth(self, model: str, version: str, depth: int) -> None: ...
+
+    def batch_done(
+        self, model: str, version: str, size: int, queue_s: Sequence[float], compute_s: float
+    ) -> None: ...
+
+
+@dataclass
+class _Pending:
+    inputs: dict[str, np.ndarray]
+    rows: int
+    signature: Hashable
+    future: asyncio.Future[BatchResult]
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+class Batcher:
+    """The dynamic batcher of one model version.
+
+    Args:
+        model: model name (errors and metrics).
+        version: model version (errors and metrics).
+        run: the synchronous model call, run in ``executor``.
+        executor: the thread pool for ``run``.
+        max_batch_size: most rows per model call.
+        max_queue_delay_s: longest a request waits for a fuller batch.
+        queue_size: most requests waiting; more -> `Overloaded`.
+        observer: optional metrics sink.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        version: str,
+        run: RunFn,
+        executor: Executor,
+        *,
+        max_batch_size: int,
+        max_queue_delay_s: float,
+        queue_size: int,
+        observer: BatchObserver | None = None,
+    ) -> None:
+        self.model, self.version = model, version
+        self.max_batch_size = max_batch_size
+        self.max_queue_delay_s = max_queue_delay_s
+        self.queue_size = queue_size
+        self._run, self._executor, self._observer = run, executor, observer
+        self._queue: deque[_Pending] = deque()
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._recent_batch_s = 0.0
+
+    @property
+    def depth(self) -> int:
+        """Requests waiting (not yet running)."""
+        return len(self._queue)
+
+    def start(self) -> None:
+        """Start the batch loop on the running event loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"batcher:{self.model}")
+
+    async def stop(self, grace_s: float = 30.0) -> None:
+        """Run what is queued without waiting for company, end the loop; fail leftovers after ``grace_s``."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace_s)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        while self._queue:
+            pending = self._queue.popleft()
+            if not pending.future.done():
+                pending.future.set_exception(Unavailable(f"model {self.model} is shutting down"))
+
+    async def submit(self, inputs: Mapping[str, np.ndarray], *, timeout_s: float) -> BatchResult:
+        """Queue one request and wait for its share of a batch.
+
+        Args:
+            inputs: ``{name: array [rows, ...]}``; every array has the same ``rows >= 1``.
+            timeout_s: seconds until `Timeout`.
+
+        Raises:
+            InvalidInput: inconsistent row counts or more rows than ``max_batch_size``.
+            Overloaded: the queue is full.
+            Unavailable: the batcher is shutting down.
+            Timeout: not answered within ``timeout_s``.
+            InternalError: the batch this request ran in failed.
+        """
+        arrays = {k: np.asarray(v) for k, v in inputs.items()}
+        rows = _rows_of(arrays)
+        if rows > self.max_batch_size:
+            raise InvalidInput(
+                f"{rows} rows in one request exceed the max batch size {self.max_batch_size} of model "
+                f"{self.model}; split the request",
+                field="inputs",
+            )
+        if self._closing or self._task is None:
+            raise Unavailable(f"model {self.model} version {self.version} is not accepting requests")
+        if len(self._queue) >= self.queue_size:
+            raise Overloaded(
+                f"model {self.model} queue is full ({self.queue_size} requests waiting); retry later",
+                retry_after=max(1.0, self._recent_batch_s * len(self._queue) / max(1, self.max_batch_size)),
+            )
+        future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(arrays, rows, signature_of(arrays), future))
+        self._report_depth()
+        self._wakeup.set()
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise Timeout(
+                f"model {self.model} did not answer within the request timeout of {timeout_s:g} s"
+            ) from None
+
+    async def _loop(self) -> None:
+        while True:
+            self._drop_abandoned()
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            plan = plan_batch(
+                [p.rows for p in self._queue],
+                [p.signature for p in self._queue],
+                self._queue[0].queued_at,
+                time.monotonic(),
+                max_batch_size=self.max_batch_size,
+                max_queue_delay_s=self.max_queue_delay_s,
+                flush=self._closing,
+            )
+            if plan.take == 0:
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), plan.wait_s)
+                continue
+            batch = [self._queue.popleft() for _ in range(plan.take)]
+            self._report_depth()
+            await self._run_batch(batch)
+
+    def _drop_abandoned(self) -> None:
+        if any(p.future.done() for p in self._queue):
+            self._queue = deque(p for p in self._queue if not p.future.done())
+            self._report_depth()
+
+    async def _run_batch(self, batch: list[_Pending]) -> None:
+        started = time.monotonic()
+        total = sum(p.rows for p in batch)
+        error: ServiceError | None = None
+        outputs: dict[str, np.ndarray] = {}
+        try:
+            inputs = {
+                k: (batch[0].inputs[k] if len(batch) == 1 else np.concatenate([p.inputs[k] for p in batch]))
+                for k in batch[0].inputs
+            }
+            raw = await asyncio.get_running_loop().run_in_executor(self._executor, self._run, inputs)
+            outputs = {k: np.asarray(v) for k, v in raw.items()}
+            for k, v in outputs.items():
+                if v.ndim == 0 or v.shape[0] != total:
+                    got = "a scalar" if v.ndim == 0 else f"batch dimension {v.shape[0]}"
+                    raise InternalError(
+                        f"model {self.model} version {self.version} returned output {k!r} with {got} "
+                        f"for a batch of {total} rows"
+                    )
+        except ServiceError as exc:
+            error = exc
+        except Exception as exc:
+            log.exception("batch of %d rows failed on model %s version %s", total, self.model, self.version)
+            error = InternalError(
+                f"model {self.model} version {self.version} failed on a batch of {total} rows: "
+                f"{type(exc).__name__}: {exc}"
+            )
+        compute_s = time.monotonic() - started
+        self._recent_batch_s = compute_s
+        if self._observer is not None:
+            self._observer.batch_done(
+                self.model, self.version, total, [started - p.queued_at for p in batch], compute_s
+            )
+        offset = 0
+        for p in batch:
+            if not p.future.done():
+                if error is not None:
+                    p.future.set_exception(copy.copy(error))
+                else:
+                    share = {k: v[offset : offset + p.rows] for k, v in outputs.items()}
+                    p.future.set_result(BatchResult(share, started - p.queued_at, compute_s, total))
+            offset += p.rows
+
+    def _report_depth(self) -> None:
+        if self._observer is not None:
+            self._observer.queue_depth(self.model, self.version, len(self._queue))
+
+
+def _rows_of(arrays: Mapping[str, np.ndarray]) -> int:
+    if not arrays:
+        raise InvalidInput("a request needs at least one input tensor", field="inputs")
+    rows = {k: (v.shape[0] if v.ndim else -1) for k, v in arrays.items()}
+    distinct = set(rows.values())
+    if len(distinct) != 1 or min(distinct) < 1:
+        raise InvalidInput(
+            f"every input needs the same batch dimension >= 1, got {rows}", field=next(iter(arrays))
+        )
+    return distinct.pop()

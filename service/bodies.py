@@ -1,0 +1,156 @@
+"""Request bodies: media types, images (multipart / raw / JSON base64), arrays (npz / multipart npy)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from .errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+
+__all__ = [
+    "IMAGE_TYPES",
+    "ImagesBody",
+    "load_npy",
+    "load_npz",
+    "media_type",
+    "parse_json",
+    "read_images",
+]
+
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+def media_type(request: Request) -> str:
+    """The request's media type, lower case, without parameters ('' if absent)."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def parse_json(raw: bytes, *, field_name: str = "body") -> Any:
+    """Parse a JSON body; raise `InvalidInput` naming the position on malformed JSON."""
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"malformed JSON: {exc}", field=field_name) from None
+
+
+@dataclass
+class ImagesBody:
+    """Encoded images of a detect request, plus options found in the body (form fields or JSON members)."""
+
+    images: list[bytes]
+    names: list[str]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+async def read_images(request: Request) -> ImagesBody:
+    """Read the images of a detect request in any of the three accepted forms.
+
+    * ``multipart/form-data``: every file part is an image; other parts are options;
+    * ``image/jpeg``, ``image/png``, ``image/webp``: the body is one image;
+    * ``application/json``: ``{"images": ["<base64>", ...], ...options}``.
+
+    Raises:
+        UnsupportedMediaType: any other Content-Type.
+        InvalidInput: no image, bad base64, malformed JSON.
+    """
+    kind = media_type(request)
+    if kind == "multipart/form-data":
+        form = await request.form(max_files=1024, max_fields=64)
+        try:
+            images, names, options = [], [], {}
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    images.append(await value.read())
+                    names.append(f"{key}[{len(images) - 1}]" if key else f"files[{len(images) - 1}]")
+                else:
+                    options[key] = value
+        finally:
+            await form.close()
+        if not images:
+            raise InvalidInput("the multipart body has no file part", field="files")
+        return ImagesBody(images, names, options)
+    if kind in IMAGE_TYPES:
+        return ImagesBody([await request.body()], ["body"])
+    if kind == "application/json":
+        doc = parse_json(await request.body())
+        if not isinstance(doc, dict) or "images" not in doc:
+            raise InvalidInput('the JSON body needs an "images" list of base64 strings', field="images")
+        encoded = doc.pop("images")
+        if not isinstance(encoded, list) or not encoded:
+            raise InvalidInput('"images" must be a non-empty list of base64 strings', field="images")
+        images = []
+        for i, item in enumerate(encoded):
+            if not isinstance(item, str):
+                raise InvalidInput("must be a base64 string", field=f"images[{i}]")
+            try:
+                images.append(
+                    base64.b64decode(
+                        item.split(",", 1)[-1] if item.startswith("data:") else item, validate=True
+                    )
+                )
+            except (binascii.Error, ValueError):
+                raise InvalidInput("is not valid base64", field=f"images[{i}]") from None
+        return ImagesBody(images, [f"images[{i}]" for i in range(len(images))], doc)
+    raise UnsupportedMediaType(
+        f"Content-Type {kind or '(none)'} is not accepted here; send multipart/form-data, "
+        f"{', '.join(IMAGE_TYPES)} or application/json",
+        field="Content-Type",
+    )
+
+
+def load_npy(raw: bytes, *, field_name: str, max_elements: int) -> np.ndarray:
+    """One ``.npy`` payload -> array (no pickles). Raises `InvalidInput` / `PayloadTooLarge`."""
+    try:
+        buffer = io.BytesIO(raw)
+        version = np.lib.format.read_magic(buffer)
+        shape, _, dtype = np.lib.format._read_array_header(buffer, version)  # type: ignore[attr-defined]
+    except (ValueError, OSError, SyntaxError, EOFError) as exc:
+        raise InvalidInput(f"is not a valid .npy array: {exc}", field=field_name) from None
+    _check_elements(shape, dtype, field_name, max_elements)
+    try:
+        array: np.ndarray = np.load(io.BytesIO(raw), allow_pickle=False)
+        return array
+    except (ValueError, OSError, EOFError) as exc:
+        raise InvalidInput(f"is not a valid .npy array: {exc}", field=field_name) from None
+
+
+def load_npz(raw: bytes, *, names: tuple[str, ...], max_elements: int) -> dict[str, np.ndarray]:
+    """An ``.npz`` payload -> the named arrays (no pickles; uncompressed size checked before loading)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise InvalidInput(f"the body is not a valid .npz archive: {exc}", field="body") from None
+    with archive:
+        members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        out = {}
+        for name in names:
+            if name not in members:
+                raise InvalidInput(
+                    f"the .npz archive has no array {name!r} (has {sorted(members)})", field=name
+                )
+            if members[name].file_size > 16 * max_elements + 4096:
+                raise PayloadTooLarge(f"array {name!r} is too large once uncompressed", field=name)
+            try:
+                out[name] = load_npy(archive.read(members[name]), field_name=name, max_elements=max_elements)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise InvalidInput(f"could not read array {name!r}: {exc}", field=name) from None
+        return out
+
+
+def _check_elements(shape: tuple[int, ...], dtype: np.dtype[Any], field_name: str, max_elements: int) -> None:
+    if dtype.hasobject:
+        raise InvalidInput("object arrays are not accepted", field=field_name)
+    count = int(np.prod(shape, dtype=np.int64))
+    if count > max_elements:
+        raise PayloadTooLarge(
+            f"has {count} elements, more than the limit of {max_elements}", field=field_name
+        )

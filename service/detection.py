@@ -1,0 +1,188 @@
+"""Detection on a repository model: images in, per-image detections in original pixels out.
+
+The pipeline per request: decode + letterbox every image in the CPU pool, submit the stacked tensor to the
+model's batcher (in chunks of at most ``max_batch_size``), keep each image's valid rows, apply the request's
+``score_threshold`` / ``max_detections`` and map boxes back with ``box / s``. Shared by REST and gRPC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .batching import BatchResult
+from .errors import InvalidInput
+from .preprocess import Prepared, boxes_to_image, prepare_image
+from .repository import ModelVersion
+from .state import ServiceState
+
+__all__ = ["DetectOptions", "Detection", "DetectionResult", "detect", "parse_detect_options"]
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Per-request filters: keep scores ``>= score_threshold``, at most ``max_detections`` per image."""
+
+    score_threshold: float | None = None
+    max_detections: int | None = None
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One image's detections: ``boxes`` ``[K, 4]`` (xyxy, original pixels), ``scores``, ``class_ids``."""
+
+    width: int
+    height: int
+    boxes: np.ndarray
+    scores: np.ndarray
+    class_ids: np.ndarray
+    class_names: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "width": self.width,
+            "height": self.height,
+            "boxes": np.round(self.boxes, 2).tolist(),
+            "scores": np.round(self.scores.astype(np.float64), 6).tolist(),
+            "class_ids": self.class_ids.tolist(),
+            "class_names": self.class_names,
+        }
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    """The answer to one detect request; times in milliseconds (queue and inference: the slowest chunk)."""
+
+    model: str
+    version: str
+    images: list[Detection]
+    preprocess_ms: float
+    queue_ms: float
+    inference_ms: float
+    batch_size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model,
+            "model_version": self.version,
+            "images": [d.to_dict() for d in self.images],
+            "timings": {
+                "preprocess_ms": round(self.preprocess_ms, 3),
+                "queue_ms": round(self.queue_ms, 3),
+                "inference_ms": round(self.inference_ms, 3),
+                "batch_size": self.batch_size,
+            },
+        }
+
+
+def parse_detect_options(*sources: dict[str, Any]) -> DetectOptions:
+    """Options from the first source that has each key (query first, then body); values checked.
+
+    Raises:
+        InvalidInput: ``score_threshold`` not a number in [0, 1], ``max_detections`` not an integer >= 0.
+    """
+    threshold: float | None = None
+    limit: int | None = None
+    for source in reversed(sources):
+        if source.get("score_threshold") is not None:
+            threshold = _number(source["score_threshold"])
+        if source.get("max_detections") is not None:
+            limit = _count(source["max_detections"])
+    return DetectOptions(threshold, limit)
+
+
+def _number(value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"must be a number in [0, 1], got {value!r}", field="score_threshold") from None
+    if isinstance(value, bool) or not 0.0 <= out <= 1.0:
+        raise InvalidInput(f"must be a number in [0, 1], got {value!r}", field="score_threshold")
+    return out
+
+
+def _count(value: Any) -> int:
+    try:
+        out = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"must be an integer >= 0, got {value!r}", field="max_detections") from None
+    if isinstance(value, bool) or out < 0 or (isinstance(value, float) and value != out):
+        raise InvalidInput(f"must be an integer >= 0, got {value!r}", field="max_detections")
+    return out
+
+
+def _prepare_all(
+    images: Sequence[bytes], names: Sequence[str], mv: ModelVersion, max_pixels: int
+) -> list[Prepared]:
+    spec = mv.input_spec()
+    return [
+        prepare_image(data, spec, max_pixels=max_pixels, field=name)
+        for data, name in zip(images, names, strict=True)
+    ]
+
+
+async def detect(
+    state: ServiceState,
+    mv: ModelVersion,
+    images: Sequence[bytes],
+    names: Sequence[str],
+    options: DetectOptions,
+    *,
+    timeout_s: float | None = None,
+) -> DetectionResult:
+    """Run detection for a list of encoded images on model version ``mv`` (ready, with a batcher)."""
+    assert mv.batcher is not None
+    timeout = state.settings.request_timeout_s if timeout_s is None else timeout_s
+    started = time.monotonic()
+    prepared = await state.in_cpu_pool(_prepare_all, images, names, mv, state.settings.max_image_pixels)
+    preprocess_s = time.monotonic() - started
+    tensor = np.stack([p.tensor for p in prepared]) if len(prepared) > 1 else prepared[0].tensor[None]
+    input_name = mv.input_spec().name
+    step = mv.batcher.max_batch_size
+    remaining = max(0.001, timeout - preprocess_s)
+    chunks: list[BatchResult] = await asyncio.gather(
+        *(
+            mv.batcher.submit({input_name: tensor[i : i + step]}, timeout_s=remaining)
+            for i in range(0, len(prepared), step)
+        )
+    )
+    outputs = mv.metadata.get("outputs", {})
+    keys = {k: outputs.get(k, k) for k in ("boxes", "scores", "labels", "num_detections")}
+    merged = {k: np.concatenate([c.outputs[name] for c in chunks]) for k, name in keys.items()}
+    classes = mv.classes
+    detections = [_one_image(p, merged, i, options, classes) for i, p in enumerate(prepared)]
+    return DetectionResult(
+        mv.name,
+        mv.version,
+        detections,
+        preprocess_s * 1000,
+        max(c.queue_s for c in chunks) * 1000,
+        max(c.compute_s for c in chunks) * 1000,
+        max(c.batch_size for c in chunks),
+    )
+
+
+def _one_image(
+    p: Prepared, out: dict[str, np.ndarray], i: int, options: DetectOptions, classes: list[str]
+) -> Detection:
+    n = int(out["num_detections"][i])
+    boxes, scores, labels = out["boxes"][i, :n], out["scores"][i, :n], out["labels"][i, :n].astype(np.int64)
+    keep = labels >= 0
+    if options.score_threshold is not None:
+        keep &= scores >= options.score_threshold
+    boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+    if options.max_detections is not None:
+        boxes, scores, labels = (
+            boxes[: options.max_detections],
+            scores[: options.max_detections],
+            labels[: options.max_detections],
+        )
+    names = [classes[c] if 0 <= c < len(classes) else str(c) for c in labels.tolist()]
+    return Detection(
+        p.width, p.height, boxes_to_image(boxes, p.scale, p.width, p.height), scores, labels, names
+    )

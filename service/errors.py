@@ -1,0 +1,171 @@
+"""One exception tree for the whole service, mapped to a wire format once, at the edge.
+
+Every error a request can meet is a `ServiceError` subclass. Each carries the HTTP status and the gRPC status
+code *name* (a string such as ``"INVALID_ARGUMENT"``, so this module needs no grpc import), a `title`, the
+`detail` message and, for input errors, the `field` (argument) the client got wrong. The REST edge turns them
+into RFC 9457 problem+json (``/v1``) or ``{"error": ...}`` (``/v2``); the gRPC edge uses `grpc_code`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "InternalError",
+    "InvalidInput",
+    "NotFound",
+    "Overloaded",
+    "PayloadTooLarge",
+    "ServiceError",
+    "Timeout",
+    "Unauthenticated",
+    "Unavailable",
+    "UnsupportedMediaType",
+]
+
+
+class ServiceError(Exception):
+    """Base of every error the service reports to a client.
+
+    Attributes:
+        http_status: status code of the REST response.
+        grpc_code: name of the gRPC status code (a `grpc.StatusCode` member name).
+        title: short, stable summary of the error class (problem+json ``title``).
+        detail: the human message for this occurrence.
+        field: the request argument / field at fault, when there is one.
+    """
+
+    http_status: ClassVar[int] = 500
+    grpc_code: ClassVar[str] = "INTERNAL"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, *, field: str | None = None, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self._status = status
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of this occurrence (a subclass may allow more than one, e.g. 400 or 422)."""
+        return self._status if self._status is not None else self.http_status
+
+    @property
+    def type_uri(self) -> str:
+        """problem+json ``type``: a stable, relative URI per error class."""
+        return "/problems/" + _kebab(type(self).__name__)
+
+    def headers(self) -> dict[str, str]:
+        """Extra HTTP response headers (e.g. ``Retry-After``)."""
+        return {}
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        """The RFC 9457 problem details object."""
+        body: dict[str, Any] = {
+            "type": self.type_uri,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.field is not None:
+            body["field"] = self.field
+            body["argument"] = self.field
+        if instance is not None:
+            body["instance"] = instance
+        return body
+
+    def message(self) -> str:
+        """One-line message for ``{"error": ...}`` bodies and gRPC status details."""
+        if self.field and not self.detail.startswith(self.field):
+            return f"{self.field}: {self.detail}"
+        return self.detail
+
+
+class InvalidInput(ServiceError):
+    """The request is malformed or its values are out of range (400, or 422 for schema validation)."""
+
+    http_status = 400
+    grpc_code = "INVALID_ARGUMENT"
+    title = "Invalid input"
+
+
+class NotFound(ServiceError):
+    """Unknown model, version or route (404)."""
+
+    http_status = 404
+    grpc_code = "NOT_FOUND"
+    title = "Not found"
+
+
+class PayloadTooLarge(ServiceError):
+    """Body, message or image larger than the configured limit (413)."""
+
+    http_status = 413
+    grpc_code = "RESOURCE_EXHAUSTED"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    """A Content-Type the endpoint does not accept (415)."""
+
+    http_status = 415
+    grpc_code = "INVALID_ARGUMENT"
+    title = "Unsupported media type"
+
+
+class Overloaded(ServiceError):
+    """The model's queue is full: retry later (503 with ``Retry-After``)."""
+
+    http_status = 503
+    grpc_code = "RESOURCE_EXHAUSTED"
+    title = "Overloaded"
+
+    def __init__(self, detail: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, round(self.retry_after)))}
+
+
+class Timeout(ServiceError):
+    """The request was not answered within the request timeout (504)."""
+
+    http_status = 504
+    grpc_code = "DEADLINE_EXCEEDED"
+    title = "Timeout"
+
+
+class Unavailable(ServiceError):
+    """The service or model is not ready: loading, failed, or shutting down (503)."""
+
+    http_status = 503
+    grpc_code = "UNAVAILABLE"
+    title = "Unavailable"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
+class Unauthenticated(ServiceError):
+    """Missing or wrong API key (401)."""
+
+    http_status = 401
+    grpc_code = "UNAUTHENTICATED"
+    title = "Unauthenticated"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
+
+
+class InternalError(ServiceError):
+    """A failure inside the service (e.g. a model run that raised): not the client's fault (500)."""
+
+    http_status = 500
+    grpc_code = "INTERNAL"
+    title = "Internal error"
+
+
+def _kebab(name: str) -> str:
+    out = [("-" + c.lower()) if c.isupper() and i else c.lower() for i, c in enumerate(name)]
+    return "".join(out)

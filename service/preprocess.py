@@ -1,0 +1,138 @@
+"""Image decoding, letterboxing and normalisation as ``docs/model_repository.md`` states; boxes mapped back.
+
+Shapes: an image decodes to RGB ``[h, w, 3]`` uint8; `letterbox` makes the model input ``[3, H, W]`` float32
+and the scale ``s = min(W / w, H / h)``; `boxes_to_image` maps model boxes ``[D, 4]`` back with ``box / s``,
+clipped to the image.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import InvalidInput, PayloadTooLarge
+
+__all__ = ["InputSpec", "Prepared", "boxes_to_image", "decode_image", "letterbox", "prepare_image", "to_rgb"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The ``input`` section of a model's metadata.json (the preprocessing contract)."""
+
+    name: str
+    height: int
+    width: int
+    scale: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    pad_value: float = 0.0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One image ready for the model: ``tensor`` ``[3, H, W]`` float32, original size, letterbox scale."""
+
+    tensor: np.ndarray
+    width: int
+    height: int
+    scale: float
+
+
+def decode_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image.Image:
+    """Decode encoded bytes (JPEG, PNG, WebP, ...) into a fully loaded Pillow image.
+
+    Raises:
+        InvalidInput: empty, undecodable or truncated data.
+        PayloadTooLarge: more than ``max_pixels`` pixels (checked from the header, before decoding).
+    """
+    if not data:
+        raise InvalidInput("the image is empty (0 bytes)", field=field)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise PayloadTooLarge(
+                    f"the image is {width}x{height} = {width * height} pixels, more than the limit "
+                    f"of {max_pixels} pixels",
+                    field=field,
+                )
+            image.load()
+    except Image.DecompressionBombError as exc:
+        raise PayloadTooLarge(f"the image is too large to decode safely: {exc}", field=field) from None
+    except UnidentifiedImageError:
+        raise InvalidInput("the data is not an image in a supported format", field=field) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidInput(
+            f"the image could not be decoded (truncated or corrupt): {exc}", field=field
+        ) from exc
+    if width < 1 or height < 1:
+        raise InvalidInput(f"the image has no pixels ({width}x{height})", field=field)
+    return image
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """Convert any decoded image to RGB uint8 ``[h, w, 3]``.
+
+    Alpha is composited on black; 16-bit greyscale maps 0..65535 to 0..255 (``/ 257``, round half up);
+    32-bit integer or float greyscale is taken as 0..255 values (rounded, clipped); greyscale, palette, CMYK
+    and YCbCr go through Pillow's conversions.
+    """
+    mode = image.mode
+    if mode.startswith("I;16"):
+        grey = np.floor(np.asarray(image, dtype=np.float64) / 257.0 + 0.5).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if mode in ("I", "F"):
+        grey = np.clip(np.floor(np.asarray(image, dtype=np.float64) + 0.5), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(black, rgba)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def letterbox(rgb: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, float]:
+    """Letterbox ``rgb`` ``[h, w, 3]`` into the model input ``[3, H, W]`` float32; return it and ``s``.
+
+    ``s = min(W / w, H / h)``; the image is resized (bilinear) to ``floor(w s + 0.5) x floor(h s + 0.5)``
+    (at least 1 pixel, at most the canvas), placed at the top-left corner, the rest filled with
+    ``pad_value``; then ``(pixel * scale - mean) / std`` per channel, in float64, stored as float32.
+    """
+    h, w = rgb.shape[:2]
+    s = min(spec.width / w, spec.height / h)
+    new_w = max(1, min(spec.width, math.floor(w * s + 0.5)))
+    new_h = max(1, min(spec.height, math.floor(h * s + 0.5)))
+    if (new_w, new_h) != (w, h):
+        resized = np.asarray(Image.fromarray(rgb, "RGB").resize((new_w, new_h), Image.Resampling.BILINEAR))
+    else:
+        resized = rgb
+    canvas = np.full((spec.height, spec.width, 3), spec.pad_value, dtype=np.float64)
+    canvas[:new_h, :new_w] = resized
+    mean = np.asarray(spec.mean, dtype=np.float64)
+    std = np.asarray(spec.std, dtype=np.float64)
+    normalised = (canvas * spec.scale - mean) / std
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1), dtype=np.float32), s
+
+
+def prepare_image(data: bytes, spec: InputSpec, *, max_pixels: int, field: str = "image") -> Prepared:
+    """Decode, convert to RGB and letterbox one encoded image (runs in a worker thread)."""
+    rgb = to_rgb(decode_image(data, max_pixels=max_pixels, field=field))
+    tensor, s = letterbox(rgb, spec)
+    return Prepared(tensor, rgb.shape[1], rgb.shape[0], s)
+
+
+def boxes_to_image(boxes: np.ndarray, scale: float, width: int, height: int) -> np.ndarray:
+    """Map boxes ``[D, 4]`` (xyxy, model-input pixels) to the original image: ``box / s``, clipped."""
+    out = boxes.astype(np.float64) / scale
+    np.clip(out[:, 0::2], 0, width, out=out[:, 0::2])
+    np.clip(out[:, 1::2], 0, height, out=out[:, 1::2])
+    return out

@@ -1,0 +1,229 @@
+"""The model repository (Triton layout, see docs/model_repository.md): scanning, loading, warm-up, lookup."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .backend import create_session
+from .batching import Batcher
+from .errors import InvalidInput, NotFound, Unavailable
+from .preprocess import InputSpec
+
+__all__ = ["ModelRegistry", "ModelVersion", "TensorSpec", "scan_repository"]
+
+log = logging.getLogger(__name__)
+
+State = Literal["loading", "ready", "failed"]
+
+_ORT_TO_V2 = {
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(float16)": "FP16",
+    "tensor(int64)": "INT64",
+    "tensor(int32)": "INT32",
+    "tensor(int8)": "INT8",
+    "tensor(uint8)": "UINT8",
+    "tensor(bool)": "BOOL",
+    "tensor(string)": "BYTES",
+}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output as the Open Inference Protocol describes it (``-1``: dynamic dimension)."""
+
+    name: str
+    datatype: str
+    shape: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
+
+
+@dataclass
+class ModelVersion:
+    """One version of one model: its files, metadata, ONNX Runtime session, state and batcher.
+
+    ``metadata`` is metadata.json (empty for a bare ONNX model, which is then only usable through v2 infer).
+    ``state`` goes loading -> ready (session created, warm-up batch ran) or failed (``error`` says why).
+    """
+
+    name: str
+    version: str
+    path: Path
+    metadata: dict[str, Any]
+    config_max_batch_size: int = 0
+    state: State = "loading"
+    error: str | None = None
+    providers: list[str] = field(default_factory=list)
+    inputs: list[TensorSpec] = field(default_factory=list)
+    outputs: list[TensorSpec] = field(default_factory=list)
+    batcher: Batcher | None = None
+    _session: Any = None
+
+    @property
+    def is_detector(self) -> bool:
+        return self.metadata.get("task") == "detection"
+
+    @property
+    def classes(self) -> list[str]:
+        return [str(c) for c in self.metadata.get("classes", [])]
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    def input_spec(self) -> InputSpec:
+        """The preprocessing contract (detectors only)."""
+        if not self.is_detector:
+            raise InvalidInput(f"model {self.name} is not a detection model", field="model")
+        spec = self.metadata["input"]
+        return InputSpec(
+            name=str(spec.get("name", "images")),
+            height=int(spec["height"]),
+            width=int(spec["width"]),
+            scale=float(spec.get("scale", 1 / 255)),
+            mean=_triple(spec.get("mean", [0.0, 0.0, 0.0])),
+            std=_triple(spec.get("std", [1.0, 1.0, 1.0])),
+            pad_value=float(spec.get("pad_value", 0)),
+        )
+
+    def load(self, *, preferences: list[str], intra_op_threads: int, inter_op_threads: int) -> None:
+        """Create the session, record providers and tensor specs, and run one warm-up batch (blocking)."""
+        try:
+            session, providers = create_session(
+                self.path / "model.onnx",
+                preferences=preferences,
+                intra_op_threads=intra_op_threads,
+                inter_op_threads=inter_op_threads,
+            )
+            self._session, self.providers = session, providers
+            self.inputs = [_spec(i) for i in session.get_inputs()]
+            self.outputs = [_spec(o) for o in session.get_outputs()]
+            self.run(self._warmup_inputs())
+        except Exception as exc:
+            self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.error("model %s version %s failed to load: %s", self.name, self.version, self.error)
+            return
+        self.state = "ready"
+        log.info("model %s version %s ready on %s", self.name, self.version, ", ".join(providers))
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A blocking session call (releases the GIL): ``{input: [N, ...]}`` -> ``{output: [N, ...]}``"""
+        if self._session is None:
+            raise Unavailable(f"model {self.name} version {self.version} is not loaded")
+        values = self._session.run(None, dict(inputs))
+        return {spec.name: np.asarray(v) for spec, v in zip(self.outputs, values, strict=True)}
+
+    def _warmup_inputs(self) -> dict[str, np.ndarray]:
+        sizes = {}
+        if self.is_detector:
+            spec = self.input_spec()
+            sizes = {2: spec.height, 3: spec.width}
+        out = {}
+        for t in self.inputs:
+            shape = [d if d > 0 else sizes.get(i, 1) for i, d in enumerate(t.shape)]
+            out[t.name] = np.zeros(shape, dtype=_V2_TO_NUMPY.get(t.datatype, np.float32))
+        return out
+
+
+_V2_TO_NUMPY: dict[str, Any] = {
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "FP16": np.float16,
+    "INT64": np.int64,
+    "INT32": np.int32,
+    "INT8": np.int8,
+    "UINT8": np.uint8,
+    "BOOL": np.bool_,
+}
+
+
+class ModelRegistry:
+    """Every model and version found in the repository; the highest version serves by default."""
+
+    def __init__(self, versions: list[ModelVersion]) -> None:
+        self._models: dict[str, dict[str, ModelVersion]] = {}
+        for mv in sorted(versions, key=lambda m: (m.name, int(m.version))):
+            self._models.setdefault(mv.name, {})[mv.version] = mv
+
+    def names(self) -> list[str]:
+        return sorted(self._models)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Versions of ``name``, oldest first. Raises `NotFound`."""
+        if name not in self._models:
+            raise NotFound(f"model {name!r} is not in the repository (known: {self.names()})", field="model")
+        return list(self._models[name].values())
+
+    def get(self, name: str, version: str | None = None) -> ModelVersion:
+        """A model version (``None``: the highest). Raises `NotFound`."""
+        versions = self._models.get(name)
+        if versions is None:
+            raise NotFound(f"model {name!r} is not in the repository (known: {self.names()})", field="model")
+        if version is None:
+            return versions[max(versions, key=int)]
+        if version not in versions:
+            raise NotFound(
+                f"model {name!r} has no version {version!r} (versions: {list(versions)})", field="version"
+            )
+        return versions[version]
+
+    def __iter__(self) -> Iterator[ModelVersion]:
+        for versions in self._models.values():
+            yield from versions.values()
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._models.values())
+
+    @property
+    def all_ready(self) -> bool:
+        return all(mv.ready for mv in self)
+
+
+def scan_repository(root: Path) -> ModelRegistry:
+    """Find ``<root>/<name>/<int version>/model.onnx`` (+ metadata.json, ../config.pbtxt); load nothing yet.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a directory.
+    """
+    if not root.is_dir():
+        raise FileNotFoundError(f"model repository {root} is not a directory")
+    found: list[ModelVersion] = []
+    for model_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        config = model_dir / "config.pbtxt"
+        max_batch = _config_max_batch_size(config.read_text()) if config.is_file() else 0
+        for version_dir in sorted(model_dir.iterdir()):
+            is_version = version_dir.is_dir() and version_dir.name.isdigit()
+            if not (is_version and (version_dir / "model.onnx").is_file()):
+                continue
+            meta_path = version_dir / "metadata.json"
+            metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+            found.append(
+                ModelVersion(model_dir.name, str(int(version_dir.name)), version_dir, metadata, max_batch)
+            )
+    log.info("model repository %s: %d model version(s)", root, len(found))
+    return ModelRegistry(found)
+
+
+def _config_max_batch_size(text: str) -> int:
+    match = re.search(r"^\s*max_batch_size\s*:\s*(\d+)", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def _spec(node: Any) -> TensorSpec:
+    shape = [d if isinstance(d, int) and d > 0 else -1 for d in node.shape]
+    return TensorSpec(node.name, _ORT_TO_V2.get(node.type, node.type), shape)
+
+
+def _triple(values: Any) -> tuple[float, float, float]:
+    a, b, c = (float(v) for v in values)
+    return (a, b, c)

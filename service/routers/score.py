@@ -1,0 +1,203 @@
+"""``POST /v1/score``: losses of predictions against labels; JSON, ``.npz`` or multipart ``.npy`` bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from ..bodies import load_npy, load_npz, media_type, parse_json
+from ..errors import InvalidInput, UnsupportedMediaType
+from ..scoring import ScoreOptions, as_array, score
+from ..state import ServiceState
+from . import get_state
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["scoring"])
+
+_EXAMPLE = {
+    "predictions": [[2.0, -1.0, 0.5], [-3.0, 0.2, 1.5]],
+    "labels": [[1, 0, 0], [0, 0, 1]],
+    "kind": "binary",
+    "from_logits": True,
+    "losses": [
+        {"name": "focal", "alpha": 0.25, "gamma": 2.0, "reduction": "mean"},
+        {"name": "cross_entropy"},
+    ],
+    "per_sample": False,
+    "gradient": False,
+    "anatomy": False,
+}
+_OPTIONS_SCHEMA = ScoreOptions.model_json_schema(ref_template="#/components/schemas/{model}")
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "allOf": [{"$ref": "#/components/schemas/ScoreOptions"}],
+                    "type": "object",
+                    "properties": {
+                        "predictions": {
+                            "type": "array",
+                            "items": {},
+                            "description": "logits or probabilities",
+                        },
+                        "labels": {"type": "array", "items": {}, "description": "targets"},
+                    },
+                    "required": ["predictions"],
+                },
+                "example": _EXAMPLE,
+            },
+            "application/x-npz": {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "np.savez with arrays `predictions` and `labels`; options as query parameters",
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "predictions": {"type": "string", "format": "binary", "description": ".npy"},
+                        "labels": {"type": "string", "format": "binary", "description": ".npy"},
+                        "options": {"type": "string", "description": "JSON ScoreOptions"},
+                    },
+                    "required": ["predictions"],
+                }
+            },
+        },
+    }
+}
+
+_QUERY_OPTIONS = ("kind", "from_logits", "per_sample", "gradient", "anatomy", "losses")
+
+
+@router.post("/score", summary="Score predictions with the loss family", openapi_extra=_BODY)
+async def score_route(request: Request, state: ServiceState = Depends(get_state)) -> JSONResponse:
+    """Compute losses (values exactly the `losses` package's) and optionally per-sample values, gradients
+    with respect to the logits, and the loss anatomy of the first loss.
+
+    Bodies: JSON (arrays inline, see the example); ``application/x-npz`` or ``application/octet-stream``
+    (``np.savez`` with ``predictions`` and ``labels``), options in the query (``kind``, ``from_logits``,
+    ``per_sample``, ``gradient``, ``anatomy``, ``losses`` as a JSON list or comma-separated names, or
+    ``options`` as a whole JSON object); ``multipart/form-data`` with ``.npy`` parts ``predictions`` and
+    ``labels`` and a JSON ``options`` part.
+    """
+    kind = media_type(request)
+    limit = state.settings.max_score_elements
+    if kind == "application/json":
+        raw = await request.body()
+        doc = await state.in_cpu_pool(parse_json, raw)
+        if not isinstance(doc, dict):
+            raise InvalidInput("the JSON body must be an object", field="body")
+        if "predictions" not in doc:
+            raise InvalidInput("is required", field="predictions")
+        predictions_raw, labels_raw = doc.pop("predictions"), doc.pop("labels", None)
+        options = _options(doc)
+        predictions, labels = await state.in_cpu_pool(_arrays, predictions_raw, labels_raw, limit)
+    elif kind in ("application/x-npz", "application/octet-stream"):
+        raw = await request.body()
+        arrays = await state.in_cpu_pool(
+            lambda: load_npz(raw, names=("predictions", "labels"), max_elements=limit)
+        )
+        predictions, labels = arrays["predictions"], arrays["labels"]
+        options = _options(_query_options(request))
+    elif kind == "multipart/form-data":
+        predictions, labels, options = await _multipart(request, limit)
+    else:
+        raise UnsupportedMediaType(
+            f"Content-Type {kind or '(none)'} is not accepted here; send application/json, application/x-npz "
+            "or multipart/form-data",
+            field="Content-Type",
+        )
+    result = await state.in_cpu_pool(score, predictions, labels, options)
+    return JSONResponse(await state.in_cpu_pool(result.to_dict))
+
+
+def _npz(raw: bytes, limit: int) -> dict[str, np.ndarray]:
+    return load_npz(raw, names=("predictions", "labels"), max_elements=limit)
+
+
+def _arrays(predictions: Any, labels: Any, limit: int) -> tuple[np.ndarray, np.ndarray | None]:
+    x = as_array(predictions, "predictions", max_elements=limit)
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
+    y = None if labels is None else as_array(labels, "labels", max_elements=limit)
+    return x, y
+
+
+def _options(doc: dict[str, Any]) -> ScoreOptions:
+    try:
+        return ScoreOptions.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "options"
+        field = _index_style(field)
+        raise InvalidInput(f"{first['msg']}", field=field, status=422) from None
+
+
+def _index_style(field: str) -> str:
+    # "losses.0.gamma" -> "losses[0].gamma"
+    parts = field.split(".")
+    out = parts[0]
+    for part in parts[1:]:
+        out += f"[{part}]" if part.isdigit() else f".{part}"
+    return out
+
+
+def _query_options(request: Request) -> dict[str, Any]:
+    q = request.query_params
+    doc: dict[str, Any] = {}
+    if "options" in q:
+        parsed = parse_json(q["options"].encode(), field_name="options")
+        if not isinstance(parsed, dict):
+            raise InvalidInput("must be a JSON object", field="options")
+        doc.update(parsed)
+    for key in _QUERY_OPTIONS:
+        if key not in q:
+            continue
+        value = q[key]
+        if key == "losses":
+            doc[key] = (
+                parse_json(value.encode(), field_name="losses")
+                if value.lstrip().startswith("[")
+                else [{"name": n.strip()} for n in value.split(",") if n.strip()]
+            )
+        else:
+            doc[key] = value
+    return doc
+
+
+async def _multipart(request: Request, limit: int) -> tuple[np.ndarray, np.ndarray | None, ScoreOptions]:
+    form = await request.form(max_files=8, max_fields=8, max_part_size=1024 * 1024)
+    try:
+        parts: dict[str, bytes | str] = {}
+        for key, value in form.multi_items():
+            parts[key] = await value.read() if isinstance(value, UploadFile) else value
+    finally:
+        await form.close()
+    unknown = set(parts) - {"predictions", "labels", "options"}
+    if unknown:
+        raise InvalidInput(f"unexpected parts {sorted(unknown)}", field=sorted(unknown)[0])
+    if "predictions" not in parts:
+        raise InvalidInput("the multipart body needs a .npy part named predictions", field="predictions")
+    arrays = {}
+    for name in ("predictions", "labels"):
+        if name in parts:
+            raw = parts[name]
+            arrays[name] = load_npy(
+                raw.encode() if isinstance(raw, str) else raw, field_name=name, max_elements=limit
+            )
+    options_raw = parts.get("options", "{}")
+    try:
+        doc = json.loads(options_raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"malformed JSON: {exc}", field="options") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput("must be a JSON object", field="options")
+    return arrays["predictions"], arrays.get("labels"), _options(doc)

@@ -1,0 +1,196 @@
+"""Scoring predictions with the loss family: a pure function ``arrays + options -> ScoreResult``.
+
+The values are exactly the `losses` package's (the same numpy code runs). REST (``/v1/score``), gRPC Score and
+the loss models of the Open Inference Protocol all call `score`.
+
+Shapes: binary ``predictions`` are logits / probabilities of any shape and ``labels`` the same shape (0/1 or
+soft); multiclass ``predictions`` are ``[..., C]`` and ``labels`` class indices ``[...]`` or distributions
+``[..., C]``. ``per_sample`` is the ``reduction="none"`` result; ``gradient`` has ``predictions``' shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+import losses
+from losses import LossInputError
+
+from .errors import InvalidInput
+
+__all__ = ["LossSpec", "LossValue", "ScoreOptions", "ScoreResult", "as_array", "score"]
+
+#: the request's argument name for each argument name the loss library reports
+_ARGUMENT = {
+    "input": "predictions",
+    "p": "predictions",
+    "target": "labels",
+    "kind": "kind",
+    "from_logits": "from_logits",
+}
+#: losses without a target; the library default reduction is "none", the API uses "mean" (a score is a number)
+_NO_TARGET = {"entropy"}
+
+
+class LossSpec(BaseModel):
+    """One loss to compute and its parameters (unset ones keep the library's defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="One of: " + ", ".join(losses.LOSS_NAMES), examples=["focal"])
+    reduction: Literal["none", "mean", "sum", "batchmean"] | None = None
+    alpha: float | list[float] | None = None
+    gamma: float | None = None
+    beta: float | None = None
+    m: float | None = None
+    k: float | None = None
+    base: float | None = None
+    weight: list[float] | None = None
+    ignore_index: int | None = None
+    label_smoothing: float | None = None
+    normalizer: float | None = None
+    background_class: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        """Parameters the client set (``alpha: null`` stays: it means no alpha weighting)."""
+        out = self.model_dump(exclude_unset=True, exclude={"name"})
+        return {k: v for k, v in out.items() if v is not None or k == "alpha"}
+
+
+class ScoreOptions(BaseModel):
+    """Everything in a score request except the arrays."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["binary", "multiclass"] = "binary"
+    from_logits: bool = True
+    losses: list[LossSpec] = Field(default_factory=lambda: [LossSpec(name="focal")], min_length=1)
+    per_sample: bool = False
+    gradient: bool = False
+    anatomy: bool = False
+
+
+@dataclass(frozen=True)
+class LossValue:
+    """One loss's result: the reduced ``value`` (None when the reduction is ``none``), optional arrays."""
+
+    name: str
+    reduction: str | None
+    value: float | None
+    per_sample: np.ndarray | None = None
+    gradient: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "value": self.value}
+        if self.reduction is not None:
+            out["reduction"] = self.reduction
+        if self.per_sample is not None:
+            out["per_sample"] = self.per_sample.tolist()
+        if self.gradient is not None:
+            out["gradient"] = self.gradient.tolist()
+        return out
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """The losses in request order, the first loss's anatomy (if asked), the clamped-probability count."""
+
+    losses: list[LossValue]
+    anatomy: dict[str, Any] | None
+    clamped_count: int
+    elements: int
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "losses": [v.to_dict() for v in self.losses],
+            "clamped_count": self.clamped_count,
+            "elements": self.elements,
+        }
+        if self.anatomy is not None:
+            out["anatomy"] = self.anatomy
+        return out
+
+
+def as_array(value: Any, field: str, *, max_elements: int) -> np.ndarray:
+    """A JSON value (nested lists of numbers) or array -> numeric ndarray; errors name ``field``."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"must be a rectangular numeric array: {exc}", field=field) from None
+    if array.dtype.kind not in "biuf":
+        raise InvalidInput(f"must be a rectangular numeric array, got dtype {array.dtype}", field=field)
+    if array.size > max_elements:
+        raise InvalidInput(f"has {array.size} elements, more than the limit of {max_elements}", field=field)
+    if array.size == 0:
+        raise InvalidInput("is empty", field=field)
+    return array
+
+
+def score(predictions: np.ndarray, labels: np.ndarray | None, options: ScoreOptions) -> ScoreResult:
+    """Compute every requested loss (and per-sample values, gradients, anatomy) with the `losses` package.
+
+    Raises:
+        InvalidInput: any bad input, naming the request field (``predictions``, ``labels``,
+            ``losses[i].<param>``) the loss library complained about.
+    """
+    common: dict[str, Any] = {"kind": options.kind, "from_logits": options.from_logits}
+    results: list[LossValue] = []
+    for i, spec in enumerate(options.losses):
+        with _naming(i):
+            fn = losses.get_loss(spec.name)
+            params = spec.params()
+            reduction = params.pop("reduction", "mean" if spec.name in _NO_TARGET else None)
+            if reduction is not None:
+                params["reduction"] = reduction
+            args: tuple[Any, ...] = (predictions,) if spec.name in _NO_TARGET else (predictions, labels)
+            if len(args) == 2 and labels is None:
+                raise LossInputError("target", f"loss {spec.name} needs labels")
+            raw = fn(*args, **common, **params)
+            value = None if reduction == "none" else float(raw)
+            per_sample = None
+            if options.per_sample or reduction == "none":
+                unreduced = (
+                    raw if reduction == "none" else fn(*args, **common, **{**params, "reduction": "none"})
+                )
+                per_sample = np.asarray(unreduced)
+            gradient = None
+            if options.gradient:
+                grad = losses.loss_gradient(spec.name, predictions, labels, **common, **params)
+                gradient = np.asarray(grad)
+            results.append(LossValue(spec.name, reduction, value, per_sample, gradient))
+    anatomy = None
+    if options.anatomy:
+        first = options.losses[0]
+        with _naming(0):
+            report = losses.loss_anatomy(predictions, labels, loss=first.name, **common, **first.params())
+        anatomy = report.to_dict() if hasattr(report, "to_dict") else dataclasses.asdict(report)
+    with _naming(None):
+        clamped = losses.clamped_count(predictions, from_logits=options.from_logits)
+    return ScoreResult(results, anatomy, clamped, int(predictions.size))
+
+
+class _naming:
+    """Turn a `LossInputError` into `InvalidInput` naming the request field."""
+
+    def __init__(self, index: int | None) -> None:
+        self.index = index
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, LossInputError):
+            argument = exc.argument
+            if argument in _ARGUMENT:
+                field = _ARGUMENT[argument]
+            elif self.index is not None:
+                field = f"losses[{self.index}].{argument}"
+            else:
+                field = argument
+            raise InvalidInput(str(exc), field=field) from None
+        if isinstance(exc, (ValueError, TypeError)):  # e.g. shapes that do not broadcast
+            raise InvalidInput(f"the loss library rejected the input: {exc}", field="predictions") from None

@@ -1,0 +1,109 @@
+"""Service configuration: one pydantic-settings class, read from ``FOCALSERVE_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["DEFAULT_MODEL_REPOSITORY", "Settings"]
+
+#: ``models/`` at the project root, found relative to this package (``service/../models``).
+DEFAULT_MODEL_REPOSITORY = Path(__file__).resolve().parent.parent / "models"
+
+
+Provider = Literal["auto", "cuda", "cpu"]
+
+
+def _auto_providers() -> list[Provider]:
+    return ["auto"]
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told. Each field is also the env var ``FOCALSERVE_<FIELD>``.
+
+    Lists (``api_keys``, ``execution_providers``) are comma-separated in the environment.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FOCALSERVE_", extra="ignore", frozen=True)
+
+    model_repository: Path = Field(
+        default=DEFAULT_MODEL_REPOSITORY, description="Triton-layout model repository."
+    )
+    host: str = Field(default="127.0.0.1", description="Interface for REST and gRPC.")
+    http_port: int = Field(default=8000, ge=0, le=65535, description="REST port.")
+    grpc_port: int = Field(default=8001, ge=0, le=65535, description="gRPC port.")
+
+    max_batch_size: int = Field(
+        default=8, ge=1, le=4096, description="Largest batch (images) one model run takes."
+    )
+    max_queue_delay_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=60_000,
+        description="How long the oldest queued request waits for others to join.",
+    )
+    queue_size: int = Field(
+        default=256, ge=1, description="Requests that may wait per model version before 503."
+    )
+    request_timeout_s: float = Field(
+        default=30.0, gt=0, description="A request not answered by then gets 504."
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1, description="Largest request body (413 above)."
+    )
+    max_image_pixels: int = Field(
+        default=40_000_000, ge=1, description="Largest decoded image, width x height."
+    )
+    max_score_elements: int = Field(
+        default=50_000_000, ge=1, description="Largest array the scoring API takes."
+    )
+
+    execution_providers: Annotated[list[Provider], NoDecode] = Field(
+        default_factory=_auto_providers,
+        description="ONNX Runtime providers in order of preference; 'auto' = CUDA if it works, else CPU.",
+    )
+    intra_op_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=0, description="ONNX Runtime threads inside one op."
+    )
+    inter_op_threads: int = Field(
+        default=1, ge=0, description="ONNX Runtime threads across ops (sequential mode)."
+    )
+    preprocess_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, description="Threads decoding and resizing images."
+    )
+
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="If set, every non-health request needs header X-API-Key."
+    )
+    shutdown_grace_s: float = Field(
+        default=30.0, ge=0, description="After SIGTERM, time accepted requests may take."
+    )
+    grpc_max_message_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="gRPC message size limit."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("execution_providers", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [v.lower() if isinstance(v, str) else v for v in value]
+        return value
+
+    @property
+    def max_queue_delay_s(self) -> float:
+        """`max_queue_delay_ms` in seconds."""
+        return self.max_queue_delay_ms / 1000.0

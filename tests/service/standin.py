@@ -1,0 +1,131 @@
+"""A tiny stand-in detector that follows docs/model_repository.md, built with onnx.helper.
+
+It "detects" one object per image: the bounding box of the pixels whose red channel is bright (normalised
+value above 1.0, i.e. pixel > ~180) while green is dark, class 0 ("blob"), score 0.9; nothing when no pixel is.
+So a red shape drawn on a grey image must come back with its box, through letterbox and back-mapping.
+With ``failing=True`` the graph reshapes its input to batch 1, so any batch of 2+ rows fails at run time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+MEAN = [0.485, 0.456, 0.406]
+STD = [0.229, 0.224, 0.225]
+
+
+def _const(name: str, value: np.ndarray) -> onnx.NodeProto:
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value, name))
+
+
+def build_model(height: int, width: int, *, failing: bool = False) -> onnx.ModelProto:
+    """The ONNX graph: images [N, 3, H, W] -> boxes [N, 1, 4], scores [N, 1], labels [N, 1], num_detections [N]."""
+    n: list[onnx.NodeProto] = []
+    src = "images"
+    if failing:
+        n.append(_const("one_shape", np.array([1, 3, height, width], dtype=np.int64)))
+        n.append(helper.make_node("Reshape", ["images", "one_shape"], ["images_b1"]))
+        src = "images_b1"
+    n += [
+        _const("i0", np.array([0], dtype=np.int64)),
+        _const("i1", np.array([1], dtype=np.int64)),
+        _const("i2", np.array([2], dtype=np.int64)),
+        helper.make_node("Slice", [src, "i0", "i1", "i1"], ["red"]),  # [N,1,H,W]
+        helper.make_node("Slice", [src, "i1", "i2", "i1"], ["green"]),
+        _const("thr_r", np.array(1.0, dtype=np.float32)),
+        _const("thr_g", np.array(0.0, dtype=np.float32)),
+        helper.make_node("Greater", ["red", "thr_r"], ["red_hi"]),
+        helper.make_node("Less", ["green", "thr_g"], ["green_lo"]),
+        helper.make_node("And", ["red_hi", "green_lo"], ["mask_b"]),
+        helper.make_node("Cast", ["mask_b"], ["mask"], to=TensorProto.FLOAT),
+        helper.make_node("Squeeze", ["mask", "i1"], ["mask2"]),  # [N,H,W]
+        _const("ax1", np.array([1], dtype=np.int64)),
+        _const("ax2", np.array([2], dtype=np.int64)),
+        helper.make_node("ReduceMax", ["mask2", "ax1"], ["cols"], keepdims=0),  # [N,W]
+        helper.make_node("ReduceMax", ["mask2", "ax2"], ["rows"], keepdims=0),  # [N,H]
+        helper.make_node("ArgMax", ["cols"], ["x1i"], axis=1, keepdims=1),  # [N,1] first bright column
+        helper.make_node("ArgMax", ["rows"], ["y1i"], axis=1, keepdims=1),
+        helper.make_node("ArgMax", ["cols"], ["x2i"], axis=1, keepdims=1, select_last_index=1),
+        helper.make_node("ArgMax", ["rows"], ["y2i"], axis=1, keepdims=1, select_last_index=1),
+        _const("one_i", np.array(1, dtype=np.int64)),
+        helper.make_node("Add", ["x2i", "one_i"], ["x2e"]),
+        helper.make_node("Add", ["y2i", "one_i"], ["y2e"]),
+        helper.make_node("Concat", ["x1i", "y1i", "x2e", "y2e"], ["box_i"], axis=1),  # [N,4]
+        helper.make_node("Cast", ["box_i"], ["box_f"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["box_f", "i1"], ["boxes_raw"]),  # [N,1,4]
+        helper.make_node("ReduceMax", ["cols", "ax1"], ["any"], keepdims=1),  # [N,1] 1.0 if any pixel
+        helper.make_node("Unsqueeze", ["any", "i1"], ["any3"]),  # [N,1,1]
+        helper.make_node("Mul", ["boxes_raw", "any3"], ["boxes"]),
+        _const("score", np.array(0.9, dtype=np.float32)),
+        helper.make_node("Mul", ["any", "score"], ["scores"]),
+        helper.make_node("Cast", ["any"], ["any_i"], to=TensorProto.INT64),  # [N,1]
+        helper.make_node("Sub", ["any_i", "one_i"], ["labels"]),  # 0 if detected, -1 padding
+        helper.make_node("Squeeze", ["any_i", "i1"], ["num_detections"]),  # [N]
+    ]
+    graph = helper.make_graph(
+        n,
+        "standin",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, height, width])],
+        [
+            helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["N", 1, 4]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 1]),
+            helper.make_tensor_value_info("labels", TensorProto.INT64, ["N", 1]),
+            helper.make_tensor_value_info("num_detections", TensorProto.INT64, ["N"]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def write_repository(
+    root: Path,
+    *,
+    name: str = "standin",
+    versions: tuple[int, ...] = (1,),
+    height: int = 64,
+    width: int = 64,
+    failing: bool = False,
+    max_batch_size: int = 8,
+) -> Path:
+    """Write a Triton-layout repository with the stand-in detector; return ``root``."""
+    model_dir = root / name
+    for version in versions:
+        vdir = model_dir / str(version)
+        vdir.mkdir(parents=True, exist_ok=True)
+        onnx.save(build_model(height, width, failing=failing), str(vdir / "model.onnx"))
+        meta = {
+            "schema_version": 1,
+            "name": name,
+            "version": version,
+            "task": "detection",
+            "classes": ["blob"],
+            "input": {
+                "name": "images",
+                "layout": "NCHW",
+                "dtype": "float32",
+                "height": height,
+                "width": width,
+                "color": "RGB",
+                "resize": "letterbox",
+                "pad_value": 0,
+                "scale": 1 / 255,
+                "mean": MEAN,
+                "std": STD,
+            },
+            "outputs": {"boxes": "boxes", "scores": "scores", "labels": "labels", "num_detections": "num_detections"},
+            "max_detections": 1,
+            "score_threshold": 0.05,
+        }
+        (vdir / "metadata.json").write_text(json.dumps(meta))
+    (model_dir / "config.pbtxt").write_text(
+        f'name: "{name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: {max_batch_size}\n'
+        "dynamic_batching { max_queue_delay_microseconds: 2000 }\n"
+    )
+    return root
