@@ -1,0 +1,136 @@
+"""The gRPC edge, mirroring the REST one: API key, draining, in-flight count, and the one error mapping.
+
+`EdgeInterceptor` wraps every method of the application services (health and reflection pass untouched):
+
+- API key: when ``settings.api_keys`` is set, metadata ``x-api-key`` must equal one of them (constant-time
+  comparison, every key compared) or the call ends UNAUTHENTICATED;
+- draining: after SIGTERM new calls end UNAVAILABLE; calls in progress count in ``state.inflight`` so the
+  drain waits for them;
+- errors: a `ServiceError` ends the call with the status named by its ``grpc_code`` and its one-line message;
+  a `losses.LossInputError` ends it INVALID_ARGUMENT naming the argument; anything else is logged and ends
+  INTERNAL.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeAlias
+
+import grpc
+from grpc import aio
+
+from service.errors import ServiceError, Unauthenticated, Unavailable
+from service.state import ServiceState
+
+__all__ = ["EXEMPT_PREFIXES", "EdgeInterceptor", "status_of"]
+
+log = logging.getLogger(__name__)
+
+#: Services that need no API key and stay open while draining: probes and tooling.
+EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+Handler: TypeAlias = Any  # grpc.RpcMethodHandler
+Context: TypeAlias = Any  # grpc.aio.ServicerContext (grpc ships no type information)
+
+
+def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status code and message a client sees for an exception raised by a method."""
+    if isinstance(exc, ServiceError):
+        return getattr(grpc.StatusCode, exc.grpc_code, grpc.StatusCode.INTERNAL), exc.message()
+    argument = getattr(exc, "argument", None)
+    if isinstance(exc, ValueError) and isinstance(argument, str):  # losses.LossInputError
+        text = str(exc)
+        return grpc.StatusCode.INVALID_ARGUMENT, text if text.startswith(argument) else f"{argument}: {text}"
+    return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+
+
+class EdgeInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
+    """The one place where gRPC calls are authenticated, counted, refused while draining, errors mapped."""
+
+    def __init__(self, state: ServiceState) -> None:
+        self._state = state
+        self._keys = [k.get_secret_value().encode() for k in state.settings.api_keys]
+
+    def key_ok(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> bool:
+        """Whether the call may proceed: no keys configured, or metadata ``x-api-key`` matches one."""
+        if not self._keys:
+            return True
+        given = next((v for k, v in metadata or () if k == "x-api-key"), None)
+        if given is None:
+            return False
+        raw = given.encode() if isinstance(given, str) else given
+        return any([hmac.compare_digest(raw, key) for key in self._keys])  # every key compared
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(EXEMPT_PREFIXES):
+            return handler
+        refusal: ServiceError | None = None
+        if not self.key_ok(details.invocation_metadata):
+            refusal = Unauthenticated(
+                "missing or invalid API key: send metadata x-api-key", field="x-api-key"
+            )
+        return self._wrap(handler, details.method, refusal)
+
+    async def _enter(self, refusal: ServiceError | None) -> None:
+        if refusal is not None:
+            raise refusal
+        if self._state.draining:
+            raise Unavailable("the service is shutting down")
+        self._state.inflight += 1
+
+    async def _fail(self, exc: BaseException, context: Context, method: str) -> None:
+        code, message = status_of(exc)
+        if code == grpc.StatusCode.INTERNAL:
+            log.error("gRPC %s failed", method, exc_info=exc)
+        if isinstance(exc, ServiceError) and (retry := exc.headers().get("Retry-After")):
+            context.set_trailing_metadata((("retry-after", retry),))
+        await context.abort(code, message)
+
+    def _wrap(self, handler: Handler, method: str, refusal: ServiceError | None) -> Handler:
+        """The same handler inside the edge: refusal, draining, in-flight count, error mapping."""
+        state, des, ser = self._state, handler.request_deserializer, handler.response_serializer
+
+        async def unary(request: Any, context: Context) -> Any:
+            try:
+                await self._enter(refusal)
+            except ServiceError as exc:
+                await self._fail(exc, context, method)
+            try:
+                return await handler.unary_unary(request, context)
+            except aio.AbortError:
+                raise
+            except Exception as exc:
+                await self._fail(exc, context, method)
+            finally:
+                state.inflight -= 1
+
+        async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
+            try:
+                await self._enter(refusal)
+            except ServiceError as exc:
+                await self._fail(exc, context, method)
+            inner = handler.unary_stream or handler.stream_stream
+            try:
+                async for item in inner(request, context):
+                    yield item
+            except aio.AbortError:
+                raise
+            except Exception as exc:
+                await self._fail(exc, context, method)
+            finally:
+                state.inflight -= 1
+
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(unary, des, ser)
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(streaming, des, ser)
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(streaming, des, ser)
+        return handler  # stream-unary: no method of this service has that shape

@@ -1,0 +1,157 @@
+"""The Open Inference Protocol's ``inference.GRPCInferenceService`` (KServe v2 / Triton gRPC) over v2 models.
+
+Inputs are accepted raw (``raw_input_contents``) or typed (``contents``); outputs are always answered raw in
+``raw_output_contents`` (tritonclient's ``as_numpy`` reads only those). Errors are raised as the service's
+exceptions and turned into status codes by `service.grpc.interceptors.ErrorInterceptor`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from service import __version__
+from service._proto import inference_v2_pb2 as pb
+from service._proto import inference_v2_pb2_grpc as pb_grpc
+from service.errors import InvalidInput
+from service.state import ServiceState
+from service.v2_infer_codec import datatype_of, dtype_of, tensor_from_raw, tensor_to_raw
+from service.v2_infer_models import infer
+
+__all__ = ["InferenceServicer", "decode_inputs", "parameters_of", "tensor_from_contents"]
+
+Context: TypeAlias = Any  # grpc.aio.ServicerContext (grpc ships no type information)
+
+#: Protocol datatype -> the InferTensorContents field carrying it (FP16 has none: raw only).
+_CONTENTS_FIELD = {
+    "BOOL": "bool_contents",
+    "INT8": "int_contents",
+    "INT16": "int_contents",
+    "INT32": "int_contents",
+    "INT64": "int64_contents",
+    "UINT8": "uint_contents",
+    "UINT16": "uint_contents",
+    "UINT32": "uint_contents",
+    "UINT64": "uint64_contents",
+    "FP32": "fp32_contents",
+    "FP64": "fp64_contents",
+    "BYTES": "bytes_contents",
+}
+
+
+def parameters_of(params: Mapping[str, pb.InferParameter]) -> dict[str, Any]:
+    """Protocol parameters as plain Python values (bool, int, str or float)."""
+    out: dict[str, Any] = {}
+    for key, param in params.items():
+        kind = param.WhichOneof("parameter_choice")
+        out[key] = None if kind is None else getattr(param, kind)
+    return out
+
+
+def tensor_from_contents(tensor: pb.ModelInferRequest.InferInputTensor, field: str) -> npt.NDArray[Any]:
+    """An input tensor from its typed ``contents`` (the element count must match its shape)."""
+    dtype = dtype_of(tensor.datatype, f"{field}.datatype")
+    shape = list(tensor.shape)
+    if any(d < 0 for d in shape):
+        raise InvalidInput(f"{field}: shape must be non-negative integers, got {shape}", field=field)
+    name = _CONTENTS_FIELD.get(tensor.datatype)
+    if name is None:
+        raise InvalidInput(f"{field}: {tensor.datatype} data must be sent in raw_input_contents", field=field)
+    values = getattr(tensor.contents, name)
+    if len(values) != math.prod(shape):
+        raise InvalidInput(
+            f"{field}: {len(values)} values in contents.{name}, shape {shape} needs {math.prod(shape)}",
+            field=field,
+        )
+    if tensor.datatype == "BYTES":
+        array = np.empty(len(values), dtype=object)
+        array[:] = list(values)
+        return array.reshape(shape)
+    try:
+        return np.array(values, dtype=dtype).reshape(shape)
+    except OverflowError:
+        raise InvalidInput(f"{field}: a value is out of range for {tensor.datatype}", field=field) from None
+
+
+def decode_inputs(request: pb.ModelInferRequest) -> dict[str, npt.NDArray[Any]]:
+    """The request's input tensors by name, from ``raw_input_contents`` or else from typed ``contents``."""
+    raw = request.raw_input_contents
+    if raw and len(raw) != len(request.inputs):
+        raise InvalidInput(
+            f"raw_input_contents: {len(raw)} entries for {len(request.inputs)} inputs",
+            field="raw_input_contents",
+        )
+    inputs: dict[str, npt.NDArray[Any]] = {}
+    for i, tensor in enumerate(request.inputs):
+        field = f"inputs.{tensor.name or i}"
+        if tensor.name in inputs:
+            raise InvalidInput(f"{field}: given twice", field=field)
+        if raw:
+            if tensor.HasField("contents"):
+                raise InvalidInput(f"{field}: both contents and raw_input_contents given", field=field)
+            inputs[tensor.name] = tensor_from_raw(raw[i], tensor.datatype, list(tensor.shape), field)
+        else:
+            inputs[tensor.name] = tensor_from_contents(tensor, field)
+    return inputs
+
+
+class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
+    """``inference.GRPCInferenceService`` over the service's v2 models (repository models and loss models)."""
+
+    def __init__(self, state: ServiceState) -> None:
+        self._state = state
+
+    async def ServerLive(self, request: pb.ServerLiveRequest, context: Context) -> pb.ServerLiveResponse:
+        return pb.ServerLiveResponse(live=True)
+
+    async def ServerReady(self, request: pb.ServerReadyRequest, context: Context) -> pb.ServerReadyResponse:
+        return pb.ServerReadyResponse(ready=self._state.ready)
+
+    async def ModelReady(self, request: pb.ModelReadyRequest, context: Context) -> pb.ModelReadyResponse:
+        version = request.version or None
+        model = self._state.v2_models.check_version(request.name, version)
+        return pb.ModelReadyResponse(ready=model.is_ready(version) and not self._state.draining)
+
+    async def ServerMetadata(
+        self, request: pb.ServerMetadataRequest, context: Context
+    ) -> pb.ServerMetadataResponse:
+        return pb.ServerMetadataResponse(
+            name="focalserve", version=__version__, extensions=list(self._state.v2_extensions)
+        )
+
+    async def ModelMetadata(
+        self, request: pb.ModelMetadataRequest, context: Context
+    ) -> pb.ModelMetadataResponse:
+        meta = self._state.v2_models.metadata(request.name, request.version or None)
+        tensor = pb.ModelMetadataResponse.TensorMetadata
+        return pb.ModelMetadataResponse(
+            name=meta["name"],
+            versions=meta["versions"],
+            platform=meta["platform"],
+            inputs=[tensor(**t) for t in meta["inputs"]],
+            outputs=[tensor(**t) for t in meta["outputs"]],
+        )
+
+    async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
+        timeout_s = self._state.settings.request_timeout_s
+        remaining = context.time_remaining()
+        if remaining is not None:
+            timeout_s = min(timeout_s, max(remaining, 0.0))
+        result = await infer(
+            self._state,
+            request.model_name,
+            request.model_version or None,
+            decode_inputs(request),
+            parameters_of(request.parameters),
+            [o.name for o in request.outputs] or None,
+            timeout_s,
+        )
+        response = pb.ModelInferResponse(model_name=result.model, model_version=result.version, id=request.id)
+        for name, array in result.outputs.items():
+            response.outputs.add(name=name, datatype=datatype_of(array.dtype), shape=array.shape)
+            response.raw_output_contents.append(tensor_to_raw(array))
+        return response

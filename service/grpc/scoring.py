@@ -1,0 +1,161 @@
+"""``focalserve.v1.ScoringService``: the options of ``POST /v1/score``, with arrays as packed bytes.
+
+`array_from_proto` / `array_to_proto` convert ``focalserve.v1.Array`` (dtype name, shape, raw little-endian
+bytes) without a per-element loop; the arithmetic is `service.scoring.score`, run in the CPU pool, so the
+values are exactly the `losses` package's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+from google.protobuf import struct_pb2
+from pydantic import ValidationError
+
+from service._proto import array_pb2
+from service._proto import scoring_pb2 as pb
+from service._proto import scoring_pb2_grpc as pb_grpc
+from service.errors import InvalidInput, Timeout
+from service.scoring import LossSpec, ScoreOptions, ScoreResult, score
+from service.state import ServiceState
+
+__all__ = ["DTYPES", "ScoringServicer", "array_from_proto", "array_to_proto", "options_from_proto"]
+
+Context: TypeAlias = Any  # grpc.aio.ServicerContext (grpc ships no type information)
+
+#: Accepted ``Array.dtype`` names (little-endian).
+DTYPES = {
+    name: np.dtype(name).newbyteorder("<")
+    for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
+}
+_SCALARS = ("alpha", "gamma", "beta", "m", "k", "base", "label_smoothing", "normalizer", "ignore_index")
+
+
+def array_from_proto(message: array_pb2.Array, field: str, *, max_elements: int) -> npt.NDArray[Any]:
+    """A read-only numpy view of a packed array; dtype, shape and size checked, errors naming ``field``."""
+    dtype = DTYPES.get(message.dtype)
+    if dtype is None:
+        raise InvalidInput(f"{field}.dtype: {message.dtype!r} is not one of {sorted(DTYPES)}", field=field)
+    shape = list(message.shape)
+    if any(d < 0 for d in shape):
+        raise InvalidInput(f"{field}.shape: dimensions must be >= 0, got {shape}", field=field)
+    count = math.prod(shape)
+    if count > max_elements:
+        raise InvalidInput(f"{field}: {count} elements, more than the limit of {max_elements}", field=field)
+    if len(message.data) != count * dtype.itemsize:
+        raise InvalidInput(
+            f"{field}.data: {len(message.data)} bytes for shape {shape} {message.dtype} "
+            f"(expected {count * dtype.itemsize})",
+            field=field,
+        )
+    return np.frombuffer(message.data, dtype=dtype).reshape(shape)
+
+
+def array_to_proto(array: npt.ArrayLike, out: array_pb2.Array) -> None:
+    """Fill ``out`` with ``array`` packed (row-major, little-endian)."""
+    a = np.asarray(array)
+    dtype = a.dtype.newbyteorder("<")
+    out.dtype = a.dtype.name
+    out.shape[:] = a.shape
+    out.data = np.ascontiguousarray(a, dtype=dtype).tobytes()
+
+
+def options_from_proto(request: pb.ScoreRequest) -> ScoreOptions:
+    """The scoring options of a request (unset fields keep the REST API's defaults).
+
+    Raises:
+        InvalidInput: a bad value, naming ``losses[i].<param>`` or the option.
+    """
+    specs: list[LossSpec] = []
+    for i, loss in enumerate(request.losses):
+        params: dict[str, Any] = {k: getattr(loss, k) for k in _SCALARS if loss.HasField(k)}
+        if loss.HasField("background_class"):
+            params["background_class"] = loss.background_class
+        if loss.reduction:
+            params["reduction"] = loss.reduction
+        if loss.no_alpha:
+            params["alpha"] = None
+        if loss.HasField("alpha_per_class"):
+            vector = array_from_proto(
+                loss.alpha_per_class, f"losses[{i}].alpha_per_class", max_elements=1 << 20
+            )
+            params["alpha"] = vector.astype(np.float64).tolist()
+        if loss.HasField("weight"):
+            params["weight"] = array_from_proto(
+                loss.weight, f"losses[{i}].weight", max_elements=1 << 20
+            ).tolist()
+        try:
+            specs.append(LossSpec(name=loss.name, **params))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = f"losses[{i}]." + ".".join(str(p) for p in error["loc"][:1])
+            raise InvalidInput(f"{field}: {error['msg']}", field=field) from None
+    top: dict[str, Any] = {
+        "per_sample": request.per_sample,
+        "gradient": request.gradient,
+        "anatomy": request.anatomy,
+    }
+    if request.kind:
+        top["kind"] = request.kind
+    if request.HasField("from_logits"):
+        top["from_logits"] = request.from_logits
+    if specs:
+        top["losses"] = specs
+    try:
+        return ScoreOptions(**top)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or "request"
+        raise InvalidInput(f"{field}: {error['msg']}", field=field) from None
+
+
+def response_of(result: ScoreResult) -> pb.ScoreResponse:
+    """The packed response of a scoring result."""
+    response = pb.ScoreResponse(clamped_count=result.clamped_count)
+    for value in result.losses:
+        out = response.losses.add(name=value.name, value=float("nan") if value.value is None else value.value)
+        if value.per_sample is not None:
+            array_to_proto(value.per_sample, out.per_sample)
+        if value.gradient is not None:
+            array_to_proto(value.gradient, out.gradient)
+    if result.anatomy is not None:
+        anatomy = struct_pb2.Struct()
+        anatomy.update(result.anatomy)
+        response.anatomy.CopyFrom(anatomy)
+    return response
+
+
+class ScoringServicer(pb_grpc.ScoringServiceServicer):  # type: ignore[misc]
+    """Score: predictions and labels (packed) + options -> loss values (+ per-sample, gradients, anatomy)."""
+
+    def __init__(self, state: ServiceState) -> None:
+        self._state = state
+
+    async def Score(self, request: pb.ScoreRequest, context: Context) -> pb.ScoreResponse:
+        limit = self._state.settings.max_score_elements
+        if not request.HasField("predictions"):
+            raise InvalidInput("predictions: required", field="predictions")
+        predictions = array_from_proto(request.predictions, "predictions", max_elements=limit)
+        labels = (
+            array_from_proto(request.labels, "labels", max_elements=limit)
+            if request.HasField("labels")
+            else None
+        )
+        if predictions.size == 0:
+            raise InvalidInput("predictions: is empty", field="predictions")
+        options = options_from_proto(request)
+        timeout_s = self._state.settings.request_timeout_s
+        remaining = context.time_remaining()
+        if remaining is not None:
+            timeout_s = min(timeout_s, max(remaining, 0.001))
+        try:
+            result = await asyncio.wait_for(
+                self._state.in_cpu_pool(score, predictions, labels, options), timeout_s
+            )
+        except TimeoutError:
+            raise Timeout(f"scoring did not finish within the request timeout of {timeout_s:g} s") from None
+        return await self._state.in_cpu_pool(response_of, result)

@@ -1,0 +1,144 @@
+"""The gRPC server: our Detection and Scoring services, the Open Inference Protocol, health and reflection.
+
+One `grpc.aio` server in the REST app's process and event loop, started and stopped by the app's lifespan
+hooks (`install`), sharing its `ServiceState`: the model registry, the batchers, the thread pools, draining.
+Health (``grpc.health.v1``) follows readiness for the server (``""``) and each service: SERVING once every
+model is warm, NOT_SERVING while loading, and from the first moment of a drain (SIGTERM) on. Reflection
+lists every service. Messages are limited to ``settings.grpc_max_message_bytes`` both ways
+(RESOURCE_EXHAUSTED above).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from service._proto import (
+    detection_pb2,
+    detection_pb2_grpc,
+    inference_v2_pb2,
+    inference_v2_pb2_grpc,
+    scoring_pb2,
+    scoring_pb2_grpc,
+)
+from service.grpc.detection import DetectionServicer
+from service.grpc.edge import EdgeInterceptor
+from service.grpc.inference import InferenceServicer
+from service.grpc.scoring import ScoringServicer
+from service.state import ServiceState
+
+__all__ = ["SERVICE_NAMES", "GrpcServer", "install"]
+
+log = logging.getLogger(__name__)
+
+#: Fully qualified names of the application services (health reports each; reflection lists them).
+SERVICE_NAMES = (
+    detection_pb2.DESCRIPTOR.services_by_name["DetectionService"].full_name,
+    scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name,
+    inference_v2_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
+)
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class GrpcServer:
+    """The service's gRPC endpoint over one `ServiceState`.
+
+    Args:
+        state: the running service's state (shared with the REST app).
+        address: ``host:port`` to bind; port 0 picks a free one (read `port` after `start`).
+            Default: ``settings.host:settings.grpc_port``.
+        poll_s: how often health follows ``state.ready``.
+    """
+
+    def __init__(self, state: ServiceState, address: str | None = None, *, poll_s: float = 0.1) -> None:
+        settings = state.settings
+        self.state = state
+        self.address = address or f"{settings.host}:{settings.grpc_port}"
+        self.port = 0
+        self._poll_s = poll_s
+        self._watch: asyncio.Task[None] | None = None
+        self._server: Any = None  # a grpc.aio server belongs to the event loop it is created in: see start()
+        self.health: Any = None
+
+    def _build(self) -> None:
+        state = self.state
+        limit = state.settings.grpc_max_message_bytes
+        self._server = aio.server(
+            interceptors=[EdgeInterceptor(state)],
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        self.health = health.aio.HealthServicer()
+        registrations: list[tuple[Callable[[Any, Any], None], Any]] = [
+            (detection_pb2_grpc.add_DetectionServiceServicer_to_server, DetectionServicer(state)),
+            (scoring_pb2_grpc.add_ScoringServiceServicer_to_server, ScoringServicer(state)),
+            (inference_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server, InferenceServicer(state)),
+            (health_pb2_grpc.add_HealthServicer_to_server, self.health),
+        ]
+        for add, servicer in registrations:
+            add(servicer, self._server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
+        )
+
+    async def start(self) -> None:
+        """Create the server on the running loop, bind, start serving, and make health follow readiness."""
+        self._build()
+        self.port = self._server.add_insecure_port(self.address)
+        if self.port == 0:
+            raise OSError(f"gRPC could not bind {self.address}")
+        await self._set(self.state.ready)
+        await self._server.start()
+        self._watch = asyncio.get_running_loop().create_task(self._follow_readiness(), name="grpc-health")
+        log.info("gRPC listening on %s", self.address.rsplit(":", 1)[0] + f":{self.port}")
+
+    async def _set(self, serving: bool) -> None:
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, _SERVING if serving else _NOT_SERVING)
+
+    async def _follow_readiness(self) -> None:
+        last: bool | None = None
+        while True:
+            ready = self.state.ready
+            if ready != last:
+                await self._set(ready)
+                last = ready
+            await asyncio.sleep(self._poll_s)
+
+    async def stop(self, grace_s: float) -> None:
+        """NOT_SERVING at once, let calls in progress finish for up to ``grace_s``, then close."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        if self._server is None:
+            return
+        await self.health.enter_graceful_shutdown()
+        await self._server.stop(grace_s)
+        log.info("gRPC server stopped")
+
+
+def install(state: ServiceState, address: str | None = None) -> GrpcServer:
+    """Register a `GrpcServer` in the state's lifespan hooks (start once the models load, stop at the end)."""
+    server = GrpcServer(state, address)
+
+    async def start(_: ServiceState) -> None:
+        await server.start()
+
+    async def stop(_: ServiceState) -> None:
+        await server.stop(state.settings.shutdown_grace_s)
+
+    state.on_startup.append(start)
+    state.on_shutdown.append(stop)
+    return server
