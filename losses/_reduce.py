@@ -27,15 +27,19 @@ def reduce(d: Dist, v: Array, reduction: str, normalizer: float | None) -> Array
     if reduction == "none":
         return v
     total = be.sum64(v)
-    if reduction == "sum":
-        divisor: Any = 1.0 if normalizer is None else max(1.0, normalizer)
-    elif reduction == "batchmean":
-        divisor = float(d.x.shape[0]) if len(d.x.shape) > 0 else 1.0
-    elif d.denom is not None:
-        divisor = be.sum64(be.detach(d.denom))
-    elif d.counted is not None:
-        divisor = be.sum64(d.counted)
-    else:
-        divisor = float(np.prod(v.shape))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return be.finish(total / divisor, like=d.x)
+        return be.finish(total / divisor(d, reduction, normalizer), like=d.x)
+
+
+def divisor(d: Dist, reduction: str, normalizer: float | None) -> Any:
+    """What the float64 sum is divided by (a float, or a 0-d float64 array/tensor)."""
+    be = d.be
+    if reduction in ("none", "sum"):
+        return 1.0 if normalizer is None else max(1.0, normalizer)
+    if reduction == "batchmean":
+        return float(d.x.shape[0]) if len(d.x.shape) > 0 else 1.0
+    if d.denom is not None:
+        return be.sum64(be.detach(d.denom))
+    if d.counted is not None:
+        return be.sum64(d.counted)
+    return float(np.prod(d.logp.shape[:-1]))
