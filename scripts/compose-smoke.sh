@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# End-to-end check of the deployment on this machine (`make compose-smoke`):
+#   1. a Debian base image made locally (deploy/make-base-image.sh: no registry pull),
+#   2. the `cpu` and `lb` images built from it,
+#   3. docker-compose up: one service replica behind nginx, on free ports of 127.0.0.1,
+#   4. readiness, a detection (PNG), a scoring request (checked against the focal loss computed here, plus a bad
+#      request that must be a 4xx), a gRPC health check through the lb,
+#   5. scaled to two replicas: both must answer REST and gRPC traffic sent through the lb,
+#   6. down (always, also on failure, with the logs printed first).
+# Needs: a running Docker engine, docker-compose >= 1.28, debootstrap (root) unless BASE_IMAGE exists, the model
+# repository (./models with detector/1/model.onnx, or FOCALSERVE_MODELS), and .venv (grpcio for the gRPC checks).
+#
+# Environment: BASE_IMAGE (default focalserve-base:bookworm, made if missing), FOCALSERVE_MODELS, PYTHON,
+# FOCALSERVE_BUILD_NETWORK (default host: the build reaches the package index like the host does),
+# SMOKE_PROJECT (compose project name, default focalserve-smoke), SMOKE_KEEP=1 (leave the stack up).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+start=$(date +%s)
+phase() {  # phase NAME: prints the seconds since the start, then NAME
+    printf '[smoke %4ss] %s\n' "$(($(date +%s) - start))" "$1"
+}
+
+export BASE_IMAGE="${BASE_IMAGE:-focalserve-base:bookworm}"
+export FOCALSERVE_BUILD_NETWORK="${FOCALSERVE_BUILD_NETWORK:-host}"
+export FOCALSERVE_MODELS="${FOCALSERVE_MODELS:-$PWD/models}"
+export FOCALSERVE_PUBLISH_ADDRESS=127.0.0.1
+PYTHON="${PYTHON:-.venv/bin/python}"
+project="${SMOKE_PROJECT:-focalserve-smoke}"
+compose=(docker-compose -p "$project" -f docker-compose.yml)
+client=("$PYTHON" deploy/smoke_client.py)
+
+docker info >/dev/null 2>&1 || { echo "no Docker engine answers (start dockerd first)" >&2; exit 2; }
+command -v docker-compose >/dev/null || { echo "docker-compose missing (apt-get install docker-compose)" >&2; exit 2; }
+[[ -f "$FOCALSERVE_MODELS/detector/1/model.onnx" ]] || {
+    echo "no model at $FOCALSERVE_MODELS/detector/1/model.onnx: make default-model first" >&2
+    exit 2
+}
+
+# Two free ports on 127.0.0.1 for the lb (REST, gRPC), so that a service already on 8000/8001 is left alone.
+read -r http_port grpc_port < <("$PYTHON" -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+for s in socks:
+    s.close()
+')
+export FOCALSERVE_PUBLISH_HTTP_PORT="$http_port" FOCALSERVE_PUBLISH_GRPC_PORT="$grpc_port"
+url="http://127.0.0.1:$http_port"
+target="127.0.0.1:$grpc_port"
+
+cleanup() {
+    local rc=$?
+    if [[ $rc -ne 0 ]]; then
+        echo "--- smoke failed (rc=$rc); last logs:" >&2
+        "${compose[@]}" ps >&2 || true
+        "${compose[@]}" logs --no-color --tail=60 >&2 || true
+    fi
+    if [[ "${SMOKE_KEEP:-0}" != 1 ]]; then
+        phase "down"
+        "${compose[@]}" down --volumes --remove-orphans --timeout 40 >/dev/null 2>&1 || true
+    fi
+    printf '[smoke %4ss] finished rc=%s\n' "$(($(date +%s) - start))" "$rc"
+}
+trap cleanup EXIT
+
+phase "base image $BASE_IMAGE"
+deploy/make-base-image.sh "$BASE_IMAGE"
+
+phase "build focalserve:cpu and focalserve-lb (BASE_IMAGE=$BASE_IMAGE)"
+for target in cpu lb; do
+    tag=focalserve:cpu
+    [[ $target == lb ]] && tag=focalserve-lb:latest
+    docker build --quiet --network "$FOCALSERVE_BUILD_NETWORK" --build-arg BASE_IMAGE="$BASE_IMAGE" \
+        --target "$target" --tag "$tag" . 2>&1 | grep -v -i -E 'legacy builder|buildx|docs.docker.com' || true
+    docker image inspect "$tag" --format "  $tag: {{.Size}} bytes, user {{.Config.User}}"
+done
+
+phase "up: 1 replica behind the lb on $url (REST) and $target (gRPC)"
+"${compose[@]}" up -d --no-build --quiet-pull 2>&1 | sed 's/^/  /'
+"${client[@]}" ready --url "$url" --timeout 180
+
+phase "requests through the lb"
+"${client[@]}" detect --url "$url"
+"${client[@]}" score --url "$url"
+"${client[@]}" grpc-health --target "$target"
+
+phase "scale to 2 replicas"
+"${compose[@]}" up -d --no-build --no-recreate --scale service=2 2>&1 | sed 's/^/  /'
+# Wait until both replicas report healthy (docker's own health check), then check that both get traffic.
+deadline=$(($(date +%s) + 180))
+while :; do
+    healthy=$(docker ps --filter "label=com.docker.compose.project=$project" \
+        --filter "label=com.docker.compose.service=service" --filter health=healthy -q | wc -l)
+    [[ $healthy -ge 2 ]] && break
+    [[ $(date +%s) -lt $deadline ]] || { echo "only $healthy healthy replica(s) after 180 s" >&2; exit 1; }
+    sleep 2
+done
+"${client[@]}" balance --url "$url" --target "$target" --replicas 2 --requests 40
+"${client[@]}" detect --url "$url"
+
+phase "resource limits and users as deployed"
+for id in $(docker ps --filter "label=com.docker.compose.project=$project" -q); do
+    docker inspect "$id" --format \
+        '  {{.Name}}: user={{.Config.User}} read_only={{.HostConfig.ReadonlyRootfs}} cpus={{.HostConfig.NanoCpus}} memory={{.HostConfig.Memory}} health={{.State.Health.Status}}'
+done
