@@ -115,10 +115,11 @@ def _partials(name: str, d: Dist, opts: dict[str, Any]) -> tuple[_Arr, _Arr | No
         return -lam * wq, None
     if name == "soft_truncated":
         m, k = float(opts["m"]), float(opts["k"])
-        s = d.be.sigmoid(k * (d.z() - math.log(m / (1.0 - m))))
+        a = k * (d.z() - math.log(m / (1.0 - m)))
+        s, s_neg = d.be.sigmoid(a), d.be.sigmoid(-a)  # s_neg = 1 - s without cancellation
         on = d.target_above(m)
-        lam = 1.0 - np.sum(on * s, axis=-1, keepdims=True)
-        return -lam * wq, -on * k * s * (1.0 - s) * ce
+        lam = 1.0 - np.sum(on, axis=-1, keepdims=True) + np.sum(on * s_neg, axis=-1, keepdims=True)
+        return -lam * wq, -on * k * s * s_neg * ce
     alpha = opts.get("alpha")
     if alpha is _DEFAULT:
         alpha = 0.25 if d.binary else None

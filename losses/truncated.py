@@ -87,5 +87,7 @@ def soft_truncated_cross_entropy(
     )
     be = d.be
     logit_m = math.log(margin / (1.0 - margin))
-    lam = 1.0 - be.sum_last(d.target_above(margin) * be.sigmoid(steep * (d.z() - logit_m)))
+    on = d.target_above(margin)
+    # 1 - sum_k on_k sigmoid(a_k) written as (1 - sum_k on_k) + sum_k on_k sigmoid(-a_k): no cancellation
+    lam = (1.0 - be.sum_last(on)) + be.sum_last(on * be.sigmoid(steep * (logit_m - d.z())))
     return reduce(d, lam * d.ce(), reduction, norm)
