@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import __version__
+from . import __version__, v2_infer
 from .edge import EdgeMiddleware, install_error_handlers
+from .grpc import install as install_grpc
 from .routers import detect, metrics, models, score, v2_health
 from .settings import Settings
 from .state import ServiceState
@@ -31,6 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or Settings()
     state = ServiceState(settings)
+    v2_infer.install(state)  # the loss models become v2 models; GET /v2 lists binary_tensor_data
+    install_grpc(state)  # the gRPC server starts / stops in the lifespan hooks
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,4 +62,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(EdgeMiddleware, state=state)
     for router in (detect.router, score.router, models.router, v2_health.router, metrics.router):
         app.include_router(router)
+    app.include_router(v2_infer.router)  # POST /v2/models/{name}[/versions/{v}]/infer
     return app

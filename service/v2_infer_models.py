@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
+import losses
 from service.errors import InternalError, InvalidInput, Timeout
 from service.repository import TensorSpec
 from service.scoring import LossSpec, ScoreOptions, score
@@ -195,7 +197,7 @@ async def _infer_loss(
                 f"inputs.{name}: {inputs[name].size} elements, more than {state.settings.max_score_elements}",
                 field=f"inputs.{name}",
             )
-    options = loss_options(model.loss, parameters)
+    options = loss_options(model.name, parameters)
     targets = inputs.get("targets")
     try:
         result = await asyncio.wait_for(
@@ -210,18 +212,30 @@ async def _infer_loss(
     return {"loss": np.array([value.value], dtype=np.float64)}
 
 
-def loss_options(loss: str, parameters: Mapping[str, Any]) -> ScoreOptions:
-    """Scoring options for one loss from v2 request parameters (``alpha: "none"`` means no alpha weighting).
+def library_defaults(model: str) -> dict[str, Any]:
+    """``kind`` and ``from_logits`` defaults of the library function the v2 model is named after."""
+    signature = inspect.signature(getattr(losses, model))
+    return {k: signature.parameters[k].default for k in ("kind", "from_logits") if k in signature.parameters}
+
+
+def loss_options(model: str, parameters: Mapping[str, Any]) -> ScoreOptions:
+    """Scoring options for loss model ``model`` from v2 request parameters.
+
+    Unset ``kind`` / ``from_logits`` take the defaults of the library function of the same name (``entropy``:
+    multiclass probabilities; ``cross_entropy``: multiclass logits; ``focal_loss``: binary logits, ...);
+    ``alpha: "none"`` means no alpha weighting. Numbers may come as strings (tritonclient's gRPC parameters
+    carry only bool, int and str).
 
     Raises:
         InvalidInput: an unknown parameter or a value of the wrong type, naming ``parameters.<name>``.
     """
     params = {k: v for k, v in parameters.items() if k not in RESERVED_PARAMETERS}
-    top = {k: params.pop(k) for k in ("kind", "from_logits") if k in params}
+    top: dict[str, Any] = library_defaults(model)
+    top.update({k: params.pop(k) for k in ("kind", "from_logits") if k in params})
     if isinstance(params.get("alpha"), str) and params["alpha"].lower() == "none":
         params["alpha"] = None
     try:
-        return ScoreOptions(**top, losses=[LossSpec(name=loss, **params)])
+        return ScoreOptions(**top, losses=[LossSpec(name=LOSS_MODELS[model][0], **params)])
     except ValidationError as exc:
         error = exc.errors()[0]
         where = [str(p) for p in error["loc"] if p not in ("losses", 0)]

@@ -16,10 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DETECTOR = ROOT / "models" / "detector"
 STANDIN_BOX = (10.0, 12.0, 40.0, 44.0)  # where the stand-in detector "finds" its one object, in 64x64 pixels
+
+
+def client_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inputs the tritonclient process sends and the test process checks against (same seed)."""
+    rng = np.random.default_rng(7)
+    images = rng.random((2, 3, 64, 64), dtype=np.float32)
+    logits = rng.normal(size=(16, 4)).astype(np.float32)
+    targets = (rng.random((16, 4)) > 0.7).astype(np.float32)
+    return images, logits, targets
 
 
 def free_port() -> int:
@@ -91,7 +101,12 @@ def write_standin_detector(model_dir: Path, *, size: int = 64) -> None:
             "mean": [0.485, 0.456, 0.406],
             "std": [0.229, 0.224, 0.225],
         },
-        "outputs": {"boxes": "boxes", "scores": "scores", "labels": "labels", "num_detections": "num_detections"},
+        "outputs": {
+            "boxes": "boxes",
+            "scores": "scores",
+            "labels": "labels",
+            "num_detections": "num_detections",
+        },
         "max_detections": 1,
         "score_threshold": 0.05,
         "iou_threshold": 0.5,
@@ -125,7 +140,7 @@ class LiveService:
 
 @contextlib.contextmanager
 def live_service(repo: Path, log_path: Path, **env: str) -> Iterator[LiveService]:
-    """Start the service on free ports with ``FOCALSERVE_*`` overrides; wait until ready; SIGTERM at the end."""
+    """Start the service on free ports with ``FOCALSERVE_*`` overrides; wait until ready; SIGTERM at end."""
     http_port, grpc_port = free_port(), free_port()
     environ = {**os.environ, **{f"FOCALSERVE_{k.upper()}": v for k, v in env.items()}}
     environ.setdefault("FOCALSERVE_INTRA_OP_THREADS", "1")

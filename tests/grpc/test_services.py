@@ -1,0 +1,221 @@
+"""The own gRPC services (Detection, Scoring) through the generated stubs, against the real service."""
+
+from __future__ import annotations
+
+import io
+
+import grpc
+import numpy as np
+import pytest
+from PIL import Image
+
+import losses
+from service._proto import array_pb2, detection_pb2, detection_pb2_grpc, scoring_pb2, scoring_pb2_grpc
+from tests.grpc.conftest import AUTH, MESSAGE_LIMIT
+from tests.grpc.live import STANDIN_BOX
+
+
+def png(width: int, height: int, mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (width, height), "white" if mode != "L" else 200).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def packed(array: np.ndarray) -> array_pb2.Array:
+    a = np.ascontiguousarray(array)
+    return array_pb2.Array(dtype=a.dtype.name, shape=a.shape, data=a.tobytes())
+
+
+def unpacked(message: array_pb2.Array) -> np.ndarray:
+    return np.frombuffer(message.data, dtype=message.dtype).reshape(list(message.shape))
+
+
+@pytest.fixture(scope="module")
+def detection(channel: grpc.Channel) -> detection_pb2_grpc.DetectionServiceStub:
+    return detection_pb2_grpc.DetectionServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+def scoring(channel: grpc.Channel) -> scoring_pb2_grpc.ScoringServiceStub:
+    return scoring_pb2_grpc.ScoringServiceStub(channel)
+
+
+def test_detect_maps_boxes_back_to_each_original_image(detection) -> None:
+    # The stand-in finds one object at STANDIN_BOX in its 64x64 input; a 128x96 image letterboxes at s = 0.5.
+    request = detection_pb2.DetectRequest(images=[png(128, 96), png(64, 64, "L")], id="req-1")
+    response = detection.Detect(request, metadata=AUTH, timeout=30)
+    assert (response.model, response.version, response.id) == ("detector", "1", "req-1")
+    assert [(im.width, im.height) for im in response.images] == [(128, 96), (64, 64)]
+    first, second = (im.detections for im in response.images)
+    assert len(first) == len(second) == 1
+    expected = np.array(STANDIN_BOX) / 0.5
+    expected[[1, 3]] = np.minimum(expected[[1, 3]], 96)  # clipped to the image
+    got = [first[0].x1, first[0].y1, first[0].x2, first[0].y2]
+    np.testing.assert_allclose(got, expected, atol=1e-3)
+    np.testing.assert_allclose(
+        [second[0].x1, second[0].y1, second[0].x2, second[0].y2], STANDIN_BOX, atol=1e-3
+    )
+    assert first[0].class_id == 0 and first[0].class_name == "circle"
+    assert first[0].score == pytest.approx(0.9, abs=1e-6)
+
+
+def test_detect_options_filter(detection) -> None:
+    request = detection_pb2.DetectRequest(images=[png(64, 64)], score_threshold=0.95)
+    assert len(detection.Detect(request, metadata=AUTH).images[0].detections) == 0
+    request = detection_pb2.DetectRequest(images=[png(64, 64)], max_detections=0)
+    assert len(detection.Detect(request, metadata=AUTH).images[0].detections) == 0
+
+
+def test_detect_stream_answers_every_request_in_order(detection) -> None:
+    requests = [detection_pb2.DetectRequest(images=[png(64 + i, 64)], id=str(i)) for i in range(6)]
+    responses = list(detection.DetectStream(iter(requests), metadata=AUTH, timeout=60))
+    assert [r.id for r in responses] == [str(i) for i in range(6)]
+    assert [r.images[0].width for r in responses] == [64 + i for i in range(6)]
+
+
+def test_detect_stream_reports_a_bad_message_with_its_status(detection) -> None:
+    requests = [
+        detection_pb2.DetectRequest(images=[png(64, 64)]),
+        detection_pb2.DetectRequest(images=[b"junk"]),
+    ]
+    with pytest.raises(grpc.RpcError) as err:
+        list(detection.DetectStream(iter(requests), metadata=AUTH, timeout=30))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "images[0]" in err.value.details()
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "code", "needle"),
+    [
+        ({"images": [b"not an image"]}, grpc.StatusCode.INVALID_ARGUMENT, "images[0]"),
+        ({"images": [b""]}, grpc.StatusCode.INVALID_ARGUMENT, "images[0]"),
+        ({"images": []}, grpc.StatusCode.INVALID_ARGUMENT, "images"),
+        ({"images": [b"x"], "model": "nope"}, grpc.StatusCode.NOT_FOUND, "'nope'"),
+        ({"images": [b"x"], "version": "7"}, grpc.StatusCode.NOT_FOUND, "version"),
+        ({"images": [b"x"], "score_threshold": 1.5}, grpc.StatusCode.INVALID_ARGUMENT, "score_threshold"),
+    ],
+)
+def test_detect_errors(detection, request_kwargs, code, needle) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        detection.Detect(detection_pb2.DetectRequest(**request_kwargs), metadata=AUTH, timeout=30)
+    assert err.value.code() == code
+    assert needle in err.value.details()
+
+
+def test_score_equals_the_loss_library(scoring) -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(64, 10)).astype(np.float32)
+    targets = (rng.random((64, 10)) > 0.8).astype(np.float32)
+    request = scoring_pb2.ScoreRequest(
+        predictions=packed(logits),
+        labels=packed(targets),
+        kind="binary",
+        losses=[
+            scoring_pb2.LossSpec(name="focal", alpha=0.5, gamma=1.5),
+            scoring_pb2.LossSpec(name="cross_entropy", reduction="sum"),
+            scoring_pb2.LossSpec(name="focal", no_alpha=True),
+        ],
+        per_sample=True,
+        gradient=True,
+        anatomy=True,
+    )
+    response = scoring.Score(request, metadata=AUTH, timeout=30)
+    focal, ce, focal_no_alpha = response.losses
+    assert focal.value == float(losses.focal_loss(logits, targets, alpha=0.5, gamma=1.5))
+    assert ce.value == float(losses.cross_entropy(logits, targets, kind="binary", reduction="sum"))
+    assert focal_no_alpha.value == float(losses.focal_loss(logits, targets, alpha=None))
+    np.testing.assert_array_equal(
+        unpacked(focal.per_sample), losses.focal_loss(logits, targets, alpha=0.5, gamma=1.5, reduction="none")
+    )
+    np.testing.assert_array_equal(
+        unpacked(focal.gradient), losses.loss_gradient("focal", logits, targets, alpha=0.5, gamma=1.5)
+    )
+    assert unpacked(focal.gradient).shape == logits.shape
+    anatomy = dict(response.anatomy)
+    assert anatomy, "anatomy requested"
+    assert response.clamped_count == 0
+
+
+def test_score_multiclass_with_class_index_labels(scoring) -> None:
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(32, 5))
+    labels = rng.integers(0, 5, size=32)
+    request = scoring_pb2.ScoreRequest(
+        predictions=packed(logits),
+        labels=packed(labels),
+        kind="multiclass",
+        losses=[scoring_pb2.LossSpec(name="cross_entropy", label_smoothing=0.1)],
+    )
+    response = scoring.Score(request, metadata=AUTH)
+    expected = losses.cross_entropy(logits, labels, kind="multiclass", label_smoothing=0.1)
+    assert response.losses[0].value == float(expected)
+
+
+def _score_error(scoring, **fields) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as err:
+        scoring.Score(scoring_pb2.ScoreRequest(**fields), metadata=AUTH, timeout=30)
+    return err.value
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        (
+            {
+                "predictions": packed(np.array([np.nan, 1.0], np.float32)),
+                "labels": packed(np.ones(2, np.float32)),
+            },
+            "predictions",
+        ),
+        (
+            {
+                "predictions": packed(np.zeros((2, 3))),
+                "labels": packed(np.array([0, 3])),
+                "kind": "multiclass",
+                "losses": [scoring_pb2.LossSpec(name="cross_entropy")],
+            },
+            "labels",
+        ),
+        ({"predictions": packed(np.zeros(3)), "labels": packed(np.zeros(4))}, "labels"),
+        (
+            {
+                "predictions": packed(np.zeros(2)),
+                "labels": packed(np.zeros(2)),
+                "losses": [scoring_pb2.LossSpec(name="focal", gamma=-1.0)],
+            },
+            "losses[0].gamma",
+        ),
+        (
+            {
+                "predictions": packed(np.zeros(2)),
+                "labels": packed(np.zeros(2)),
+                "losses": [scoring_pb2.LossSpec(name="nope")],
+            },
+            "nope",
+        ),
+        ({"predictions": packed(np.zeros(2)), "labels": packed(np.zeros(2)), "kind": "ternary"}, "kind"),
+        ({"predictions": array_pb2.Array(dtype="float32", shape=[3], data=b"\0" * 8)}, "predictions.data"),
+        ({"predictions": array_pb2.Array(dtype="complex64", shape=[1], data=b"\0" * 8)}, "predictions.dtype"),
+        ({}, "predictions"),
+    ],
+)
+def test_score_errors_name_the_field(scoring, fields, needle) -> None:
+    error = _score_error(scoring, **fields)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert needle in error.details()
+
+
+def test_oversized_message_is_resource_exhausted(scoring) -> None:
+    big = np.zeros(MESSAGE_LIMIT // 4 + 16, np.float32)
+    error = _score_error(scoring, predictions=packed(big), labels=packed(big))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+@pytest.mark.parametrize("metadata", [None, (("x-api-key", "wrong"),), (("x-api-key", ""),)])
+def test_api_key_is_required(scoring, detection, metadata) -> None:
+    request = scoring_pb2.ScoreRequest(predictions=packed(np.zeros(2)), labels=packed(np.zeros(2)))
+    for call, message in ((scoring.Score, request), (detection.Detect, detection_pb2.DetectRequest())):
+        with pytest.raises(grpc.RpcError) as err:
+            call(message, metadata=metadata, timeout=10)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "x-api-key" in err.value.details()

@@ -1,0 +1,73 @@
+"""NVIDIA's tritonclient (gRPC and HTTP) against the running service, as an Open Inference Protocol client.
+
+The client runs in its own process (see triton_client.py); this process checks its answers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import losses
+from tests.grpc.conftest import API_KEY
+from tests.grpc.live import STANDIN_BOX, LiveService, client_arrays
+
+SCRIPT = Path(__file__).with_name("triton_client.py")
+
+
+@pytest.fixture(scope="module")
+def answers(service: LiveService) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), service.grpc_target, service.http_url, API_KEY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=SCRIPT.parents[2],
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def test_health_and_metadata(answers) -> None:
+    assert answers["grpc_live"] is answers["grpc_ready"] is answers["grpc_model_ready"] is True
+    assert answers["http_live"] is answers["http_ready"] is True
+    assert "binary_tensor_data" in answers["grpc_server_metadata"]["extensions"]
+    grpc_meta, http_meta = answers["grpc_model_metadata"], answers["http_model_metadata"]
+    assert grpc_meta["platform"] == http_meta["platform"] == "onnxruntime_onnx"
+    assert [t["name"] for t in http_meta["outputs"]] == ["boxes", "scores", "labels", "num_detections"]
+    assert (
+        [int(d) for d in grpc_meta["inputs"][0]["shape"]]
+        == http_meta["inputs"][0]["shape"]
+        == [-1, 3, 64, 64]
+    )
+    assert [t["name"] for t in answers["grpc_loss_metadata"]["inputs"]] == ["logits", "targets"]
+
+
+def test_detector_inference_grpc_and_http_binary_and_json(answers) -> None:
+    expected = np.broadcast_to(np.array(STANDIN_BOX, np.float32), (2, 1, 4))
+    grpc_out = answers["grpc_detector"]
+    np.testing.assert_array_equal(grpc_out["boxes"], expected)
+    assert grpc_out["num_detections"] == [1, 1] and grpc_out["labels"] == [[0], [0]]
+    for binary in (True, False):
+        http_out = answers[f"http_detector_binary_{binary}"]
+        np.testing.assert_array_equal(http_out["boxes"], expected)
+        assert http_out["num_detections"] == [1, 1]
+
+
+def test_focal_loss_model_equals_the_loss_library(answers) -> None:
+    _, logits, targets = client_arrays()
+    expected = float(losses.focal_loss(logits, targets, alpha=0.25, gamma=2.0))
+    assert answers["grpc_focal"] == [expected]
+    assert answers["http_focal_gzip"] == [expected]
+
+
+def test_errors_reach_tritonclient_as_status_codes(answers) -> None:
+    status, message = answers["grpc_unknown"]
+    assert status == "StatusCode.NOT_FOUND" and "no_such_model" in message
+    assert answers["grpc_no_key"] == "StatusCode.UNAUTHENTICATED"

@@ -1,0 +1,85 @@
+"""Run by test_tritonclient.py in its OWN process: tritonclient.grpc registers its own copy of the protocol's
+``inference.*`` messages, which cannot share a process with this service's stubs. Prints one JSON object."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.grpc.live import client_arrays
+
+
+def main(grpc_target: str, http_url: str, key: str) -> dict[str, object]:
+    headers = {
+        "x-api-key": key
+    }  # copied per call: tritonclient.http adds its own entries to the dict it gets
+    images, logits, targets = client_arrays()
+    out: dict[str, object] = {}
+
+    client = grpcclient.InferenceServerClient(grpc_target)
+    out["grpc_live"] = client.is_server_live(headers=dict(headers))
+    out["grpc_ready"] = client.is_server_ready(headers=dict(headers))
+    out["grpc_model_ready"] = client.is_model_ready("detector", headers=dict(headers))
+    out["grpc_server_metadata"] = client.get_server_metadata(headers=dict(headers), as_json=True)
+    out["grpc_model_metadata"] = client.get_model_metadata("detector", headers=dict(headers), as_json=True)
+    out["grpc_loss_metadata"] = client.get_model_metadata("focal_loss", headers=dict(headers), as_json=True)
+    tensor = grpcclient.InferInput("images", list(images.shape), "FP32")
+    tensor.set_data_from_numpy(images)
+    result = client.infer("detector", [tensor], headers=dict(headers))
+    out["grpc_detector"] = {
+        n: result.as_numpy(n).tolist() for n in ("boxes", "scores", "labels", "num_detections")
+    }
+    a = grpcclient.InferInput("logits", list(logits.shape), "FP32")
+    a.set_data_from_numpy(logits)
+    b = grpcclient.InferInput("targets", list(targets.shape), "FP32")
+    b.set_data_from_numpy(targets)
+    # tritonclient's gRPC parameters are bool / int / str: numbers go as strings
+    result = client.infer(
+        "focal_loss", [a, b], parameters={"alpha": "0.25", "gamma": 2}, headers=dict(headers)
+    )
+    out["grpc_focal"] = result.as_numpy("loss").tolist()
+    try:
+        client.infer("no_such_model", [tensor], headers=dict(headers))
+    except InferenceServerException as exc:
+        out["grpc_unknown"] = [exc.status(), exc.message()]
+    try:
+        client.is_server_ready()
+    except InferenceServerException as exc:
+        out["grpc_no_key"] = exc.status()
+
+    http = httpclient.InferenceServerClient(http_url.removeprefix("http://"))
+    out["http_live"] = http.is_server_live(headers=dict(headers))
+    out["http_ready"] = http.is_model_ready("focal_loss", headers=dict(headers))
+    out["http_model_metadata"] = http.get_model_metadata("detector", headers=dict(headers))
+    for binary in (True, False):
+        tensor = httpclient.InferInput("images", list(images.shape), "FP32")
+        tensor.set_data_from_numpy(images, binary_data=binary)
+        wanted = [httpclient.InferRequestedOutput(n, binary_data=binary) for n in ("boxes", "num_detections")]
+        result = http.infer("detector", [tensor], outputs=wanted, headers=dict(headers))
+        out[f"http_detector_binary_{binary}"] = {
+            n: result.as_numpy(n).tolist() for n in ("boxes", "num_detections")
+        }
+    a = httpclient.InferInput("logits", list(logits.shape), "FP32")
+    a.set_data_from_numpy(logits, binary_data=True)
+    b = httpclient.InferInput("targets", list(targets.shape), "FP32")
+    b.set_data_from_numpy(targets, binary_data=False)
+    result = http.infer(
+        "focal_loss",
+        [a, b],
+        parameters={"alpha": 0.25, "gamma": 2.0},
+        headers=dict(headers),
+        request_compression_algorithm="gzip",
+        response_compression_algorithm="deflate",
+    )
+    out["http_focal_gzip"] = result.as_numpy("loss").tolist()
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(*sys.argv[1:4])))
