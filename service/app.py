@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from . import __version__, v2_infer
 from .edge import EdgeMiddleware, install_error_handlers
@@ -63,4 +66,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (detect.router, score.router, models.router, v2_health.router, metrics.router):
         app.include_router(router)
     app.include_router(v2_infer.router)  # POST /v2/models/{name}[/versions/{v}]/infer
+    _document_models(app, score.DOCUMENTED_MODELS)
     return app
+
+
+def _document_models(app: FastAPI, extra: Sequence[type[BaseModel]]) -> None:
+    """Add schemas that request bodies parsed by hand refer to (``#/components/schemas/<Model>``)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            for model in extra:
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

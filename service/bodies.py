@@ -112,7 +112,10 @@ def load_npy(raw: bytes, *, field_name: str, max_elements: int) -> np.ndarray:
     try:
         buffer = io.BytesIO(raw)
         version = np.lib.format.read_magic(buffer)
-        shape, _, dtype = np.lib.format._read_array_header(buffer, version)  # type: ignore[attr-defined]
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(buffer)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(buffer)
     except (ValueError, OSError, SyntaxError, EOFError) as exc:
         raise InvalidInput(f"is not a valid .npy array: {exc}", field=field_name) from None
     _check_elements(shape, dtype, field_name, max_elements)

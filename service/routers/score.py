@@ -17,7 +17,7 @@ from ..scoring import ScoreOptions, as_array, score
 from ..state import ServiceState
 from . import get_state
 
-__all__ = ["router"]
+__all__ = ["DOCUMENTED_MODELS", "router"]
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
@@ -34,7 +34,8 @@ _EXAMPLE = {
     "gradient": False,
     "anatomy": False,
 }
-_OPTIONS_SCHEMA = ScoreOptions.model_json_schema(ref_template="#/components/schemas/{model}")
+#: models the OpenAPI document must define (the body is parsed by hand, so FastAPI does not see them)
+DOCUMENTED_MODELS = (ScoreOptions,)
 _BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -102,9 +103,7 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
         predictions, labels = await state.in_cpu_pool(_arrays, predictions_raw, labels_raw, limit)
     elif kind in ("application/x-npz", "application/octet-stream"):
         raw = await request.body()
-        arrays = await state.in_cpu_pool(
-            lambda: load_npz(raw, names=("predictions", "labels"), max_elements=limit)
-        )
+        arrays = await state.in_cpu_pool(_npz, raw, limit)
         predictions, labels = arrays["predictions"], arrays["labels"]
         options = _options(_query_options(request))
     elif kind == "multipart/form-data":
@@ -117,6 +116,10 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
         )
     result = await state.in_cpu_pool(score, predictions, labels, options)
     return JSONResponse(await state.in_cpu_pool(result.to_dict))
+
+
+def _npz(raw: bytes, limit: int) -> dict[str, np.ndarray]:
+    return load_npz(raw, names=("predictions", "labels"), max_elements=limit)
 
 
 def _npz(raw: bytes, limit: int) -> dict[str, np.ndarray]:

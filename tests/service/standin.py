@@ -1,7 +1,7 @@
 """A tiny stand-in detector that follows docs/model_repository.md, built with onnx.helper.
 
 It "detects" one object per image: the bounding box of the pixels whose red channel is bright (normalised
-value above 1.0, i.e. pixel > ~180) while green is dark, class 0 ("blob"), score 0.9; nothing when no pixel is.
+value above 1.0, i.e. pixel > ~180) while green is dark; class 0 ("blob"), score 0.9; else nothing.
 So a red shape drawn on a grey image must come back with its box, through letterbox and back-mapping.
 With ``failing=True`` the graph reshapes its input to batch 1, so any batch of 2+ rows fails at run time.
 """
@@ -24,7 +24,7 @@ def _const(name: str, value: np.ndarray) -> onnx.NodeProto:
 
 
 def build_model(height: int, width: int, *, failing: bool = False) -> onnx.ModelProto:
-    """The ONNX graph: images [N, 3, H, W] -> boxes [N, 1, 4], scores [N, 1], labels [N, 1], num_detections [N]."""
+    """The graph: images [N, 3, H, W] -> boxes [N, 1, 4], scores [N, 1], labels [N, 1], num_detections [N]."""
     n: list[onnx.NodeProto] = []
     src = "images"
     if failing:
@@ -119,7 +119,12 @@ def write_repository(
                 "mean": MEAN,
                 "std": STD,
             },
-            "outputs": {"boxes": "boxes", "scores": "scores", "labels": "labels", "num_detections": "num_detections"},
+            "outputs": {
+                "boxes": "boxes",
+                "scores": "scores",
+                "labels": "labels",
+                "num_detections": "num_detections",
+            },
             "max_detections": 1,
             "score_threshold": 0.05,
         }
