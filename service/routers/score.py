@@ -122,10 +122,6 @@ def _npz(raw: bytes, limit: int) -> dict[str, np.ndarray]:
     return load_npz(raw, names=("predictions", "labels"), max_elements=limit)
 
 
-def _npz(raw: bytes, limit: int) -> dict[str, np.ndarray]:
-    return load_npz(raw, names=("predictions", "labels"), max_elements=limit)
-
-
 def _arrays(predictions: Any, labels: Any, limit: int) -> tuple[np.ndarray, np.ndarray | None]:
     x = as_array(predictions, "predictions", max_elements=limit)
     if x.dtype.kind in "biu":
