@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,7 +25,9 @@ import numpy as np
 from ._validate import check_weight
 
 CHUNK = 65536  # elements per chunk: inputs + temporaries stay in L2
+CE_CHUNK = 163840  # elements per cross-entropy chunk (whole rows)
 _state: dict[str, Any] = {"enabled": True, "pool": None}
+_local = threading.local()
 _Arr = np.ndarray[Any, Any]
 
 
@@ -47,6 +50,16 @@ def _map(fn: Callable[[int], Any], starts: range) -> list[Any]:
     return list(_state["pool"].map(fn, starts))
 
 
+def _buffer(size: int, dtype: Any) -> _Arr:
+    """A scratch array of at least ``size`` elements, one per thread and dtype (no page faults per chunk)."""
+    key = f"buf_{np.dtype(dtype).str}"
+    buf: _Arr | None = getattr(_local, key, None)
+    if buf is None or buf.size < size:
+        buf = np.empty(size, dtype=dtype)
+        setattr(_local, key, buf)
+    return buf[:size]
+
+
 def _plain(x: Any) -> bool:
     return type(x) is np.ndarray and x.dtype in (np.float32, np.float64)
 
@@ -62,18 +75,20 @@ def _focal_chunk(x: _Arr, y: _Arr, out: _Arr, alpha: float | None, gamma: float,
     if not (math.isfinite(lo) and math.isfinite(hi) and y.min() >= 0 and y.max() <= 1):
         return None
     dt = x.dtype.type
-    sp = np.exp(-np.abs(x))
-    np.log1p(sp, out=sp)
-    sp += np.maximum(-x, dt(0))  # softplus(-x) = -log p
+    soft = np.exp(-np.abs(x))
+    np.log1p(soft, out=soft)  # log1p(exp(-|x|)), shared by both softplus values
+    pos = np.maximum(x, dt(0))
+    sp_pos = soft + pos  # softplus(x) = -log(1 - p)
+    sp_neg = soft + (pos - x)  # softplus(-x) = -log p; max(-x, 0) = max(x, 0) - x exactly
     if eps:
         y = y * dt(1.0 - eps) + dt(eps / 2.0)
     hard = not eps and bool(np.all((y == 0) | (y == 1)))
-    ce = sp + (1 - y) * x  # BCE = -y log p - (1 - y) log(1 - p)
+    ce = y * sp_neg + (1 - y) * sp_pos  # BCE
     if hard:
-        log1m_pt = -(sp + y * x)  # -softplus(x_t)
+        log1m_pt = -(y * sp_pos + (1 - y) * sp_neg)  # log(1 - p_t) = -softplus(x_t)
     else:
         with np.errstate(divide="ignore"):
-            log1m_pt = np.logaddexp(np.log1p(-y), np.log(y) - x) - sp
+            log1m_pt = np.logaddexp(np.log1p(-y) - sp_neg, np.log(y) - sp_pos)
     np.multiply(log1m_pt, dt(gamma), out=log1m_pt)
     np.exp(log1m_pt, out=out)
     out *= ce
@@ -130,11 +145,13 @@ def _ce_chunk(x: _Arr, t: _Arr, out: _Arr, ones: _Arr) -> bool:
     lo, hi = x.min(), x.max()
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return False
+    buf = _buffer(x.size, x.dtype).reshape(x.shape)  # [r, C], reused by this thread
     if hi <= 80 and lo >= -80:  # exp cannot overflow or vanish a whole row: no shift needed
-        lse = np.log(np.exp(x) @ ones)
+        lse = np.log(np.exp(x, out=buf) @ ones)
     else:
         m = x.max(axis=1, keepdims=True)  # [r, 1]
-        lse = np.log(np.exp(x - m) @ ones) + m[:, 0]
+        np.subtract(x, m, out=buf)
+        lse = np.log(np.exp(buf, out=buf) @ ones) + m[:, 0]
     np.subtract(lse, x[np.arange(x.shape[0]), t], out=out)
     return True
 
@@ -172,7 +189,7 @@ def cross_entropy_fast(
     idx = np.where(ignored, 0, t) if any_ignored else t
     out = np.empty(x.shape[0], dtype=x.dtype)
     ones = np.ones(num_classes, dtype=x.dtype)
-    rows = max(1, CHUNK // num_classes)
+    rows = max(1, CE_CHUNK // num_classes)
     ok = _map(
         lambda i: _ce_chunk(x[i : i + rows], idx[i : i + rows], out[i : i + rows], ones),
         range(0, len(t), rows),
