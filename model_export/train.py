@@ -40,7 +40,8 @@ class TrainConfig:
     loss_params: dict[str, float] = field(default_factory=dict)
     box_loss: str = "smooth_l1"
     epochs: int = 10
-    max_iterations: int | None = None  # stop early after this many optimiser steps (tests, quick runs)
+    max_iterations: int | None = None  # shorten the run (and its schedule) to this many optimiser steps
+    stop_after_epochs: int | None = None  # leave after this many epochs, as if interrupted; `resume` goes on
     batch_size: int = 16  # per process
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -172,7 +173,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     try:
         with progress:
             for epoch in range(start_epoch, cfg.epochs):
-                if iteration >= total:
+                if iteration >= total or (
+                    cfg.stop_after_epochs is not None and epoch >= cfg.stop_after_epochs
+                ):
                     break
                 gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
                 perm = torch.randperm(len(data), generator=gen)  # [M]
@@ -210,6 +213,11 @@ def train(cfg: TrainConfig) -> TrainResult:
                         history.append(rec)
                         if log is not None:
                             log.write(json.dumps({"type": "train", **rec}) + "\n")
+                if world > 1:
+                    # DDP syncs buffers (BatchNorm statistics) from rank 0 at each forward; after the last one
+                    # the other ranks hold their own: take rank 0's so every process ends with the same model.
+                    for buf in model.buffers():
+                        dist.broadcast(buf, src=0)
                 last = iteration >= total or epoch == cfg.epochs - 1
                 if (
                     rank == 0
