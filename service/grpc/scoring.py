@@ -9,21 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+import grpc
 import numpy as np
 import numpy.typing as npt
 from google.protobuf import struct_pb2
+from google.protobuf.message import DecodeError
 from pydantic import ValidationError
 
 from service._proto import array_pb2
 from service._proto import scoring_pb2 as pb
 from service._proto import scoring_pb2_grpc as pb_grpc
 from service.errors import InvalidInput, Timeout
+from service.grpc.packed import WireError, split_arrays
 from service.scoring import LossSpec, ScoreOptions, ScoreResult, score
 from service.state import ServiceState
 
-__all__ = ["DTYPES", "ScoringServicer", "array_from_proto", "array_to_proto", "options_from_proto"]
+__all__ = [
+    "DTYPES",
+    "PackedScoreRequest",
+    "ScoringServicer",
+    "array_from_proto",
+    "array_to_proto",
+    "options_from_proto",
+    "parse_score_request",
+    "scoring_handler",
+]
 
 Context: TypeAlias = Any  # grpc.aio.ServicerContext (grpc ships no type information)
 
@@ -32,11 +45,20 @@ DTYPES = {
     name: np.dtype(name).newbyteorder("<")
     for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 }
+SERVICE = pb.DESCRIPTOR.services_by_name["ScoringService"].full_name
+_PREDICTIONS = pb.ScoreRequest.PREDICTIONS_FIELD_NUMBER
+_LABELS = pb.ScoreRequest.LABELS_FIELD_NUMBER
 _SCALARS = ("alpha", "gamma", "beta", "m", "k", "base", "label_smoothing", "normalizer", "ignore_index")
 
 
-def array_from_proto(message: array_pb2.Array, field: str, *, max_elements: int) -> npt.NDArray[Any]:
-    """A read-only numpy view of a packed array; dtype, shape and size checked, errors naming ``field``."""
+def array_from_proto(
+    message: array_pb2.Array, field: str, *, max_elements: int, data: memoryview | bytes | None = None
+) -> npt.NDArray[Any]:
+    """A read-only numpy view of a packed array; dtype, shape and size checked, errors naming ``field``.
+
+    ``data`` replaces ``message.data`` (a zero-copy view from `service.grpc.packed.split_arrays`).
+    """
+    raw = message.data if data is None else data
     dtype = DTYPES.get(message.dtype)
     if dtype is None:
         raise InvalidInput(f"{field}.dtype: {message.dtype!r} is not one of {sorted(DTYPES)}", field=field)
@@ -46,13 +68,13 @@ def array_from_proto(message: array_pb2.Array, field: str, *, max_elements: int)
     count = math.prod(shape)
     if count > max_elements:
         raise InvalidInput(f"{field}: {count} elements, more than the limit of {max_elements}", field=field)
-    if len(message.data) != count * dtype.itemsize:
+    if len(raw) != count * dtype.itemsize:
         raise InvalidInput(
-            f"{field}.data: {len(message.data)} bytes for shape {shape} {message.dtype} "
+            f"{field}.data: {len(raw)} bytes for shape {shape} {message.dtype} "
             f"(expected {count * dtype.itemsize})",
             field=field,
         )
-    return np.frombuffer(message.data, dtype=dtype).reshape(shape)
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
 def array_to_proto(array: npt.ArrayLike, out: array_pb2.Array) -> None:
@@ -129,22 +151,59 @@ def response_of(result: ScoreResult) -> pb.ScoreResponse:
     return response
 
 
+@dataclass(frozen=True)
+class PackedScoreRequest:
+    """A ``ScoreRequest`` whose arrays' data are views into the received bytes (or why parsing failed)."""
+
+    message: pb.ScoreRequest
+    data: dict[int, memoryview]
+    error: str | None = None
+
+
+_ARRAY_FIELDS = frozenset({pb.ScoreRequest.PREDICTIONS_FIELD_NUMBER, pb.ScoreRequest.LABELS_FIELD_NUMBER})
+
+
+def parse_score_request(wire: bytes) -> PackedScoreRequest:
+    """The request deserializer of Score: protobuf for the options, zero-copy views for the two arrays."""
+    try:
+        rest, data = split_arrays(wire, _ARRAY_FIELDS)
+        return PackedScoreRequest(pb.ScoreRequest.FromString(rest), data)
+    except (WireError, DecodeError) as exc:  # answered INVALID_ARGUMENT by the method, not INTERNAL by grpc
+        return PackedScoreRequest(pb.ScoreRequest(), {}, f"request: not a valid ScoreRequest ({exc})")
+
+
+def scoring_handler(servicer: ScoringServicer) -> Any:
+    """The ``focalserve.v1.ScoringService`` handler, with the zero-copy request deserializer."""
+    method = grpc.unary_unary_rpc_method_handler(
+        servicer.Score,
+        request_deserializer=parse_score_request,
+        response_serializer=pb.ScoreResponse.SerializeToString,
+    )
+    return grpc.method_handlers_generic_handler(SERVICE, {"Score": method})
+
+
 class ScoringServicer(pb_grpc.ScoringServiceServicer):  # type: ignore[misc]
     """Score: predictions and labels (packed) + options -> loss values (+ per-sample, gradients, anatomy)."""
 
     def __init__(self, state: ServiceState) -> None:
         self._state = state
 
-    async def Score(self, request: pb.ScoreRequest, context: Context) -> pb.ScoreResponse:
+    async def Score(self, packed: PackedScoreRequest, context: Context) -> pb.ScoreResponse:
+        if packed.error is not None:
+            raise InvalidInput(packed.error, field="request")
+        request = packed.message
         limit = self._state.settings.max_score_elements
         if not request.HasField("predictions"):
             raise InvalidInput("predictions: required", field="predictions")
-        predictions = array_from_proto(request.predictions, "predictions", max_elements=limit)
-        labels = (
-            array_from_proto(request.labels, "labels", max_elements=limit)
-            if request.HasField("labels")
-            else None
+        views = packed.data
+        predictions = array_from_proto(
+            request.predictions, "predictions", max_elements=limit, data=views.get(_PREDICTIONS, b"")
         )
+        labels = None
+        if request.HasField("labels"):
+            labels = array_from_proto(
+                request.labels, "labels", max_elements=limit, data=views.get(_LABELS, b"")
+            )
         if predictions.size == 0:
             raise InvalidInput("predictions: is empty", field="predictions")
         options = options_from_proto(request)
@@ -158,4 +217,6 @@ class ScoringServicer(pb_grpc.ScoringServiceServicer):  # type: ignore[misc]
             )
         except TimeoutError:
             raise Timeout(f"scoring did not finish within the request timeout of {timeout_s:g} s") from None
-        return await self._state.in_cpu_pool(response_of, result)
+        if options.per_sample or options.gradient:  # arrays as large as the input: pack them off the loop
+            return await self._state.in_cpu_pool(response_of, result)
+        return response_of(result)

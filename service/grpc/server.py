@@ -26,12 +26,11 @@ from service._proto import (
     inference_v2_pb2,
     inference_v2_pb2_grpc,
     scoring_pb2,
-    scoring_pb2_grpc,
 )
 from service.grpc.detection import DetectionServicer
 from service.grpc.edge import EdgeInterceptor
 from service.grpc.inference import InferenceServicer
-from service.grpc.scoring import ScoringServicer
+from service.grpc.scoring import ScoringServicer, scoring_handler
 from service.state import ServiceState
 
 __all__ = ["SERVICE_NAMES", "GrpcServer", "install"]
@@ -82,12 +81,12 @@ class GrpcServer:
         self.health = health.aio.HealthServicer()
         registrations: list[tuple[Callable[[Any, Any], None], Any]] = [
             (detection_pb2_grpc.add_DetectionServiceServicer_to_server, DetectionServicer(state)),
-            (scoring_pb2_grpc.add_ScoringServiceServicer_to_server, ScoringServicer(state)),
             (inference_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server, InferenceServicer(state)),
             (health_pb2_grpc.add_HealthServicer_to_server, self.health),
         ]
         for add, servicer in registrations:
             add(servicer, self._server)
+        self._server.add_generic_rpc_handlers((scoring_handler(ScoringServicer(state)),))  # zero-copy arrays
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
         )
