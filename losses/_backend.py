@@ -91,6 +91,11 @@ class NumpyBackend:
             return np.log(np.sum(np.exp(a - m), axis=-1)) + m[..., 0]
 
     @staticmethod
+    def logaddexp(a: Array, b: Array) -> Array:
+        """log(exp a + exp b); one of a, b may be -inf."""
+        return np.logaddexp(a, b)
+
+    @staticmethod
     def sum_last(a: Array) -> Array:
         return np.sum(a, axis=-1)
 

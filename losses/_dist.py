@@ -13,7 +13,6 @@ below is a single formula over the last axis, identical for binary and multiclas
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,22 +33,62 @@ from .errors import LossInputError
 from .types import Array
 
 
-@dataclass
 class Dist:
-    """Validated prediction + target on a class axis. Arrays are numpy or torch (``be`` says which)."""
+    """Validated prediction + target on a class axis. Arrays are numpy or torch (``be`` says which).
 
-    be: Any
-    x: Array  # the validated input, original shape
-    binary: bool
-    from_logits: bool
-    logp: Array  # [..., K]
-    q: Array  # [..., K]
-    counted: Array | None  # bool [...]: False where the target is ignore_index; None: all counted
-    class_w: Array | None  # [K] per-class weights (multiclass)
-    elem_w: Array | None  # broadcastable to [...] (binary elementwise weight)
-    denom: Array | None  # [...] mean denominator weights (multiclass index targets with weight)
-    index_targets: bool
-    _cache: dict[str, Array] = field(default_factory=dict)
+    Binary inputs keep their two outcomes as separate arrays (``pair``: log p, log(1 - p), smoothed y) so
+    the hot losses (cross-entropy, focal) run elementwise without stacking; ``logp``/``q`` stack on demand.
+    """
+
+    def __init__(
+        self,
+        be: Any,
+        x: Array,
+        binary: bool,
+        from_logits: bool,
+        *,
+        logp: Array | None = None,
+        q: Array | None = None,
+        pair: tuple[Array, Array, Array] | None = None,
+        counted: Array | None = None,
+        class_w: Array | None = None,
+        elem_w: Array | None = None,
+        denom: Array | None = None,
+        index_targets: bool = True,
+    ) -> None:
+        self.be, self.x, self.binary, self.from_logits = be, x, binary, from_logits
+        self.pair = pair  # binary: (log p, log(1 - p), y) each [...]
+        self.counted = counted  # bool [...]: False where the target is ignore_index; None: all counted
+        self.class_w = class_w  # [K] per-class weights (multiclass)
+        self.elem_w = elem_w  # broadcastable to [...] (binary elementwise weight)
+        self.denom = denom  # [...] mean denominator weights (multiclass index targets with weight)
+        self.index_targets = index_targets
+        self._cache: dict[str, Array] = {}
+        if logp is not None:
+            self._cache["logp"] = logp
+        if q is not None:
+            self._cache["q"] = q
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape) if self.binary else tuple(self.x.shape[:-1])
+
+    @property
+    def logp(self) -> Array:
+        """log p per outcome [..., K]."""
+        if "logp" not in self._cache:
+            assert self.pair is not None
+            self._cache["logp"] = self.be.stack_last([self.pair[0], self.pair[1]])  # [...] -> [..., 2]
+        return self._cache["logp"]
+
+    @property
+    def q(self) -> Array:
+        """Target distribution per outcome [..., K]."""
+        if "q" not in self._cache:
+            assert self.pair is not None
+            y = self.pair[2]
+            self._cache["q"] = self.be.stack_last([y, 1.0 - y])  # [...] -> [..., 2]
+        return self._cache["q"]
 
     @property
     def num_outcomes(self) -> int:
@@ -85,11 +124,17 @@ class Dist:
 
     def ce(self) -> Array:
         """Cross-entropy per sample [...]: -sum_k w_k q_k log p_k."""
+        if self.pair is not None:
+            lp, l1mp, y = self.pair
+            return -(y * lp + (1.0 - y) * l1mp)
         return -self.be.sum_last(self.weighted_q() * self.logp)
 
     def log1m_pt(self) -> Array:
         """log(1 - p_t) [...], p_t = sum_k q_k p_k, as logsumexp_k(log(1 - q_k) + log p_k)."""
         be = self.be
+        if self.pair is not None:
+            lp, l1mp, y = self.pair
+            return be.logaddexp(be.log1p(-y) + lp, be.log(y) + l1mp)
         return be.logsumexp(be.log1p(-self.q) + self.logp)
 
     def log_pt(self) -> Array:
@@ -99,6 +144,9 @@ class Dist:
 
     def alpha_t(self, alpha_k: Array) -> Array:
         """alpha_t = sum_k q_k alpha_k [...] (binary: alpha y + (1 - alpha)(1 - y))."""
+        if self.pair is not None:
+            y = self.pair[2]
+            return y * alpha_k[0] + (1.0 - y) * alpha_k[1]
         return self.be.sum_last(self.q * alpha_k)
 
     def above(self, m: float) -> Array:
@@ -164,13 +212,12 @@ def _binary(be: Any, x: Any, t: Any, tv: Any, from_logits: bool, w: Any, ignore:
         y = be.where(counted, y, 0.0)
     if eps:
         y = y * (1.0 - eps) + eps / 2.0
-    q = be.stack_last([y, 1.0 - y])  # [...] -> [..., 2]
     if from_logits:
-        logp = be.stack_last([be.log_sigmoid(x), be.log_sigmoid(-x)])
+        pair = (be.log_sigmoid(x), be.log_sigmoid(-x), y)
     else:
-        logp = be.stack_last([be.clamped_log(x), be.clamped_log1m(x)])
+        pair = (be.clamped_log(x), be.clamped_log1m(x), y)
     elem_w = None if w is None else be.asarray(w, like=x)
-    return Dist(be, x, True, from_logits, logp, q, counted, None, elem_w, None, True)
+    return Dist(be, x, True, from_logits, pair=pair, counted=counted, elem_w=elem_w)
 
 
 def _multiclass(be: Any, x: Any, t: Any, tv: Any, from_logits: bool, w: Any, ignore: int, eps: float) -> Dist:
@@ -212,7 +259,18 @@ def _multiclass(be: Any, x: Any, t: Any, tv: Any, from_logits: bool, w: Any, ign
         if counted is not None:
             q = q * counted[..., None]
     logp = be.log_softmax(x) if from_logits else be.clamped_log(x)
-    return Dist(be, x, False, from_logits, logp, q, counted, class_w, None, denom, index_targets)
+    return Dist(
+        be,
+        x,
+        False,
+        from_logits,
+        logp=logp,
+        q=q,
+        counted=counted,
+        class_w=class_w,
+        denom=denom,
+        index_targets=index_targets,
+    )
 
 
 def np_float(x: Any) -> float:

@@ -141,18 +141,25 @@ def focal_fast(
 
 
 def _ce_chunk(x: _Arr, t: _Arr, out: _Arr, ones: _Arr) -> bool:
-    """Per-row CE ``logsumexp(x) - x[t]`` of a chunk ``[r, C]`` into ``out [r]``; False if invalid."""
+    """Per-row CE ``logsumexp(x) - x[t]`` of a chunk ``[r, C]`` into ``out [r]``; False if invalid.
+
+    The row sums of exponentials are taken in the input's dtype (SIMD exp, one matrix-vector product);
+    the per-row finish runs in float64 as ``log(S * exp(-x_t))``, so a confident row's small loss is not
+    the difference of two large numbers.
+    """
     lo, hi = x.min(), x.max()
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return False
     buf = _buffer(x.size, x.dtype).reshape(x.shape)  # [r, C], reused by this thread
-    if hi <= 80 and lo >= -80:  # exp cannot overflow or vanish a whole row: no shift needed
-        lse = np.log(np.exp(x, out=buf) @ ones)
+    picked = x[np.arange(x.shape[0]), t].astype(np.float64)  # [r]
+    if hi <= 80 and lo >= -80:  # exp can neither overflow nor vanish a whole row: no shift needed
+        sums = (np.exp(x, out=buf) @ ones).astype(np.float64)
+        out[:] = np.log(sums * np.exp(-picked))
     else:
         m = x.max(axis=1, keepdims=True)  # [r, 1]
         np.subtract(x, m, out=buf)
-        lse = np.log(np.exp(buf, out=buf) @ ones) + m[:, 0]
-    np.subtract(lse, x[np.arange(x.shape[0]), t], out=out)
+        sums = (np.exp(buf, out=buf) @ ones).astype(np.float64)
+        out[:] = np.log(sums) + (m[:, 0].astype(np.float64) - picked)
     return True
 
 

@@ -42,4 +42,4 @@ def divisor(d: Dist, reduction: str, normalizer: float | None) -> Any:
         return be.sum64(be.detach(d.denom))
     if d.counted is not None:
         return be.sum64(d.counted)
-    return float(np.prod(d.logp.shape[:-1]))
+    return float(np.prod(d.batch_shape))

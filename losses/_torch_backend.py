@@ -65,6 +65,10 @@ class TorchBackend:
         return torch.logsumexp(a, dim=-1)
 
     @staticmethod
+    def logaddexp(a: Array, b: Array) -> Array:
+        return torch.logaddexp(a, b)
+
+    @staticmethod
     def sum_last(a: Array) -> Array:
         return torch.sum(a, dim=-1)
 

@@ -67,16 +67,13 @@ def loss_anatomy(input: Any, target: Any, *, loss: str = "focal", **params: Any)
     """Anatomy of a binary/multilabel loss over ``input``/``target`` (any shape, elementwise).
 
     ``loss`` is a name from ``LOSS_NAMES`` that takes a target; ``params`` are its options (``kind`` must be
-    binary, ``reduction``/``normalizer`` are not accepted: the anatomy is of the per-element losses).
+    binary; ``reduction``/``normalizer`` are accepted and ignored: the anatomy is of the per-element losses).
     """
     if loss not in _ANATOMY_LOSSES:
         get_loss(loss)  # unknown name -> LossInputError("name")
         raise LossInputError("loss", f"anatomy needs a loss with targets, one of {_ANATOMY_LOSSES}")
     if params.get("kind", "binary") != "binary":
         raise LossInputError("kind", "the anatomy is for binary/multilabel losses (kind='binary')")
-    for key in ("reduction", "normalizer"):
-        if params.get(key) not in (None, "none"):
-            raise LossInputError(key, "the anatomy uses per-element losses: leave it out")
     opts = {k: v for k, v in params.items() if k not in ("kind", "reduction", "normalizer")}
     per_elem = get_loss(loss)(input, target, kind="binary", reduction="none", **opts)
     values = np.asarray(as_numpy(per_elem), dtype=np.float64).reshape(-1)

@@ -56,7 +56,7 @@ def entropy(
         h = 0.0 - be.sum_last(_xlogy_self(be, probs))
     if scale != 1.0:
         h = h / scale
-    d = Dist(be, x, binary, from_logits, h[..., None], h[..., None], None, None, None, None, False)
+    d = Dist(be, x, binary, from_logits, logp=h[..., None], q=h[..., None], index_targets=False)
     return reduce(d, h, reduction, None)
 
 

@@ -75,7 +75,7 @@ def _like(grad: _Arr, input: Any) -> Array:
 
 def _sample_scale(d: Dist, opts: dict[str, Any]) -> _Arr:
     """d(reduced)/d(per-sample loss) [...]: weight, ignore mask and the reduction's divisor."""
-    r = np.ones(d.logp.shape[:-1])
+    r = np.ones(d.batch_shape)
     if d.elem_w is not None:
         r = r * d.elem_w
     if d.counted is not None:

@@ -40,7 +40,7 @@ def test_anatomy_is_json_ready_and_handles_empty_groups_and_ignored(rng):
     x = rng.normal(size=(10, 3))
     y = np.zeros((10, 3))
     y[0, 0] = -1
-    a = loss_anatomy(torch.from_numpy(x), torch.from_numpy(y), loss="focal", ignore_index=-1)
+    a = loss_anatomy(torch.from_numpy(x), torch.from_numpy(y), loss="focal", ignore_index=-1, reduction="sum")
     d = json.loads(json.dumps(a.to_dict()))
     assert d["positives"] == 0 and d["count"] == 29
     assert d["cumulative_positive"] is None and d["cumulative_negative"][-1] == pytest.approx(1.0)
