@@ -146,3 +146,32 @@ def test_float32_reduced_value_within_1e6_of_float64(rng, name):
         for red in ("sum", "mean"):
             scale = 1.0 if red == "sum" else (x.size if kind == "binary" else x.shape[0])
             assert rel(float(fn(xin, y, kind=kind, reduction=red)), exact / scale) < 1e-6
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_focal_on_probabilities_with_exact_zero_and_one(rng, gamma):
+    p = rng.random((20, 5))
+    p.flat[:4] = [0.0, 1.0, 0.0, 1.0]
+    y = (rng.random((20, 5)) < 0.5).astype(np.float64)
+    y.flat[:4] = [1.0, 0.0, 0.0, 1.0]
+    pt, yt = torch.from_numpy(p), torch.from_numpy(y)
+    ce = F.binary_cross_entropy(pt, yt, reduction="none")  # log clamped at -100
+    p_t = pt * yt + (1 - pt) * (1 - yt)
+    ref = (0.25 * yt + 0.75 * (1 - yt)) * ce * (1 - p_t) ** gamma
+    for pin in _both(p):
+        out = focal_loss(pin, y, gamma=gamma, from_logits=False, reduction="none")
+        np.testing.assert_allclose(to_np(out), ref.numpy(), rtol=1e-10, atol=1e-12)
+    worst = to_np(focal_loss(p, y, gamma=gamma, from_logits=False, reduction="none")).flat[0]
+    assert worst == pytest.approx(25.0)  # p = 0 for a positive: alpha 0.25 * clamped 100 * (1 - 0)^gamma
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multiclass_focal_matches_softmax_formula(rng, dtype):
+    x, t = multiclass_case(rng, dtype=dtype)
+    alpha = rng.random(x.shape[1]).astype(dtype)
+    logp = F.log_softmax(torch.from_numpy(x).double(), dim=-1)
+    logp_t = logp.gather(1, torch.from_numpy(t)[:, None])[:, 0]
+    ref = -torch.from_numpy(alpha).double()[torch.from_numpy(t)] * (1 - logp_t.exp()) ** 2.0 * logp_t
+    for xin in _both(x):
+        out = focal_loss(xin, t, kind="multiclass", alpha=alpha, gamma=2.0, reduction="none")
+        np.testing.assert_allclose(to_np(out), ref.numpy(), **TOL[dtype])
