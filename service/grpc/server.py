@@ -76,6 +76,11 @@ class GrpcServer:
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
                 ("grpc.so_reuseport", 0),
+                # large messages (packed arrays): read the socket in big chunks, open the flow-control window
+                ("grpc.experimental.tcp_read_chunk_size", 4 << 20),
+                ("grpc.experimental.tcp_min_read_chunk_size", 1 << 20),
+                ("grpc.experimental.tcp_max_read_chunk_size", 16 << 20),
+                ("grpc.http2.lookahead_bytes", 64 << 20),
             ],
         )
         self.health = health.aio.HealthServicer()
