@@ -9,8 +9,9 @@
 # ordered so that `cpu` needs nothing after it). No compiler is installed anywhere: every dependency ships
 # manylinux wheels. Final images run as the unprivileged user 10001.
 #
-# Air-gapped sites: BASE_IMAGE / GPU_BASE_IMAGE name a local mirror, PIP_INDEX_URL a local package index, and
-# wheels dropped into deploy/wheels/ are preferred by pip (e.g. the CPU build of torch for `train`).
+# Air-gapped sites: BASE_IMAGE / GPU_BASE_IMAGE name a local mirror, the build args PIP_INDEX_URL /
+# PIP_EXTRA_INDEX_URL a local package index; wheels dropped into deploy/wheels/ are preferred by the `train`
+# build (e.g. the CPU build of torch, which PyPI does not carry).
 
 # Debian bookworm with Python 3.11 at /usr/bin/python3 or /usr/local/bin/python3, python3-venv and CA
 # certificates. The official image fits; so does a debootstrap'ed one (scripts/compose-smoke.sh makes one).
@@ -40,14 +41,20 @@ RUN groupadd --system --gid "${APP_UID}" focalserve \
 
 # ------------------------------------------------------------------------------------------- build (CPU)
 FROM base AS build-cpu
+# pip reads these from the environment: a local index for air-gapped builds (unset: pip's own settings).
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
 WORKDIR /src
-COPY deploy/wheels/ /wheels/
-COPY pyproject.toml README.md ./
+COPY deploy/pyproject_requirements.py pyproject.toml README.md ./
+# Dependencies first, in a layer of their own (reused while pyproject.toml is unchanged), then the project.
+RUN python3 -m venv /opt/venv \
+ && python3 pyproject_requirements.py pyproject.toml serve > requirements.txt \
+ && pip install --requirement requirements.txt
 # Only what the service needs: model_export (the torch side) is not even copied in.
 COPY losses/ losses/
 COPY service/ service/
-RUN python3 -m venv /opt/venv \
- && pip install --find-links /wheels ".[serve]" \
+RUN pip install --no-deps ".[serve]" \
+ && pip check \
  && pip uninstall --yes pip setuptools \
  && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
@@ -85,20 +92,28 @@ STOPSIGNAL SIGQUIT
 ENTRYPOINT ["nginx", "-e", "stderr", "-g", "daemon off;"]
 
 # ------------------------------------------------------------------------------ train (one-shot, torch)
-FROM base AS train
+FROM base AS build-train
 ARG TORCH_INDEX_URL
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
 WORKDIR /src
 COPY deploy/wheels/ /wheels/
-COPY pyproject.toml README.md ./
+COPY deploy/pyproject_requirements.py pyproject.toml README.md ./
+# torch==2.13.0 from the pinned extra; the CPU build is preferred (deploy/wheels/ or TORCH_INDEX_URL).
+RUN python3 -m venv /opt/venv \
+ && python3 pyproject_requirements.py pyproject.toml train > requirements.txt \
+ && pip install --find-links /wheels ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} \
+        --requirement requirements.txt \
+ && python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 COPY losses/ losses/
 COPY model_export/ model_export/
 COPY service/ service/
-# torch==2.13.0 from the pinned extra; the CPU build is preferred (deploy/wheels/ or TORCH_INDEX_URL).
-RUN python3 -m venv /opt/venv \
- && pip install --find-links /wheels ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} ".[train]" \
- && pip uninstall --yes pip \
- && python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__" \
- && rm -rf /wheels /src
+RUN pip install --no-deps ".[train]" \
+ && pip check \
+ && pip uninstall --yes pip
+
+FROM base AS train
+COPY --from=build-train /opt/venv /opt/venv
 WORKDIR /tmp
 USER focalserve
 ENTRYPOINT ["python", "-m", "model_export"]
@@ -106,17 +121,22 @@ ENTRYPOINT ["python", "-m", "model_export"]
 # -------------------------------------------------------------------------------------------- build (GPU)
 FROM ${GPU_BASE_IMAGE} AS build-gpu
 ARG ORT_GPU_VERSION
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install --yes --no-install-recommends python3 python3-venv ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY deploy/wheels/ /wheels/
-COPY pyproject.toml README.md ./
+COPY deploy/pyproject_requirements.py pyproject.toml README.md ./
+RUN python3 -m venv /opt/venv \
+ && python3 pyproject_requirements.py pyproject.toml gpu > requirements.txt \
+ && /opt/venv/bin/pip install --requirement requirements.txt \
+        "onnxruntime-gpu==${ORT_GPU_VERSION}"
 COPY losses/ losses/
 COPY service/ service/
-RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --find-links /wheels ".[gpu]" "onnxruntime-gpu==${ORT_GPU_VERSION}" \
+RUN /opt/venv/bin/pip install --no-deps ".[gpu]" \
+ && /opt/venv/bin/pip check \
  && /opt/venv/bin/pip uninstall --yes pip setuptools \
  && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 

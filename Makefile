@@ -41,3 +41,9 @@ bench: $(STAMP_DEV)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Docker: build the cpu + lb images on a locally made base, run the compose stack, check it, take it down.
+# Needs a running Docker engine, docker-compose and the default model (see docs/deployment.md).
+.PHONY: compose-smoke
+compose-smoke: $(STAMP_DEV)
+	bash scripts/compose-smoke.sh
