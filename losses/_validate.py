@@ -51,7 +51,9 @@ def check_reduction(reduction: object, normalizer: object, *, batchmean: bool = 
 def check_number(
     name: str, value: object, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False
 ) -> float:
-    """A real number in the interval [lo, hi] (ends open as asked)."""
+    """A real number in the interval [lo, hi] (ends open as asked); 0-d arrays and tensors are accepted."""
+    if hasattr(value, "shape") and tuple(value.shape) == () and hasattr(value, "item"):
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
         raise LossInputError(name, f"must be a real number, got {value!r}")
     v = float(value)
@@ -139,6 +141,8 @@ def same_shape(name: str, shape: tuple[int, ...], expected: tuple[int, ...], wha
 
 def as_target_array(target: Any, like: Array) -> Any:
     """Convert a target to the input's array library (numpy or torch, on the input's device)."""
+    if target is None:
+        raise LossInputError("target", "is required (got None)")
     if type(like).__module__.startswith("torch"):
         import torch
 

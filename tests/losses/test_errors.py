@@ -55,6 +55,7 @@ def test_input_and_target_errors(as_tensor):
     _raises("target", cross_entropy, conv(X), np.array([[0.5, 0.2, 0.2], [1.0, 0.0, 0.0]]))  # row sum
     _raises("target", kl_divergence, conv(X), np.array([[0.5, 0.2, 0.2], [1.0, 0.0, 0.0]]))
     _raises("target", cross_entropy, conv(X), np.array([0, 1, 2]))
+    _raises("target", focal_loss, conv(X), None)
 
 
 def test_parameter_errors():
@@ -65,6 +66,8 @@ def test_parameter_errors():
     _raises("alpha", focal_loss, X, T, kind="multiclass", alpha=[0.2, 0.3, 1.2])
     _raises("background_class", focal_loss, X, T, kind="multiclass", alpha=0.25, background_class=3)
     _raises("gamma", focal_loss, X, Y, gamma=-1.0)
+    _raises("gamma", focal_loss, X, Y, gamma="2")
+    assert float(focal_loss(X, Y, gamma=np.float32(2.0), alpha=torch.tensor(0.25))) == float(focal_loss(X, Y))
     _raises("gamma", focal_loss_star, X, Y, gamma=0.0)
     _raises("m", hard_truncated_cross_entropy, X, Y, m=0.5)
     _raises("m", hard_truncated_cross_entropy, X, Y, m=1.0)
