@@ -6,11 +6,13 @@ import base64
 import binascii
 import io
 import json
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
@@ -35,7 +37,12 @@ def media_type(request: Request) -> str:
 
 
 def parse_json(raw: bytes, *, field_name: str = "body") -> Any:
-    """Parse a JSON body; raise `InvalidInput` naming the position on malformed JSON."""
+    """Parse a JSON body (orjson; the stdlib parser as fallback so that ``NaN`` / ``Infinity`` literals reach
+    the value checks and get a precise error); raise `InvalidInput` on malformed JSON."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -107,27 +114,41 @@ async def read_images(request: Request) -> ImagesBody:
     )
 
 
-def load_npy(raw: bytes, *, field_name: str, max_elements: int) -> np.ndarray:
-    """One ``.npy`` payload -> array (no pickles). Raises `InvalidInput` / `PayloadTooLarge`."""
+def load_npy(raw: bytes | memoryview, *, field_name: str, max_elements: int) -> np.ndarray:
+    """One ``.npy`` payload -> a read-only array viewing ``raw`` (no copy, no pickles).
+
+    Raises:
+        InvalidInput: not a .npy payload, object dtype, or fewer bytes than the header promises.
+        PayloadTooLarge: more than ``max_elements`` elements.
+    """
+    view = memoryview(raw)
     try:
-        buffer = io.BytesIO(raw)
-        version = np.lib.format.read_magic(buffer)
+        header = io.BytesIO(view[: min(len(view), 65_536 + 16)])
+        version = np.lib.format.read_magic(header)
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(buffer)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(header)
         else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(buffer)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(header)
     except (ValueError, OSError, SyntaxError, EOFError) as exc:
         raise InvalidInput(f"is not a valid .npy array: {exc}", field=field_name) from None
     _check_elements(shape, dtype, field_name, max_elements)
-    try:
-        array: np.ndarray = np.load(io.BytesIO(raw), allow_pickle=False)
-        return array
-    except (ValueError, OSError, EOFError) as exc:
-        raise InvalidInput(f"is not a valid .npy array: {exc}", field=field_name) from None
+    count = int(np.prod(shape, dtype=np.int64))
+    offset = header.tell()
+    if len(view) - offset != count * dtype.itemsize:
+        raise InvalidInput(
+            f"the .npy data has {len(view) - offset} bytes, its header promises {count * dtype.itemsize}",
+            field=field_name,
+        )
+    flat = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
+    return flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
 
 
 def load_npz(raw: bytes, *, names: tuple[str, ...], max_elements: int) -> dict[str, np.ndarray]:
-    """An ``.npz`` payload -> the named arrays (no pickles; uncompressed size checked before loading)."""
+    """An ``.npz`` payload -> the named arrays (no pickles; sizes checked before anything is inflated).
+
+    Members stored without compression (``np.savez``) are viewed in place, without a copy; compressed ones
+    (``np.savez_compressed``) are inflated once.
+    """
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
     except (zipfile.BadZipFile, ValueError) as exc:
@@ -140,13 +161,33 @@ def load_npz(raw: bytes, *, names: tuple[str, ...], max_elements: int) -> dict[s
                 raise InvalidInput(
                     f"the .npz archive has no array {name!r} (has {sorted(members)})", field=name
                 )
-            if members[name].file_size > 16 * max_elements + 4096:
+            info = members[name]
+            if info.file_size > 16 * max_elements + 65_536:
                 raise PayloadTooLarge(f"array {name!r} is too large once uncompressed", field=name)
             try:
-                out[name] = load_npy(archive.read(members[name]), field_name=name, max_elements=max_elements)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                data: bytes | memoryview
+                if info.compress_type == zipfile.ZIP_STORED:
+                    data = _stored_member(raw, info)
+                else:
+                    data = archive.read(info)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
                 raise InvalidInput(f"could not read array {name!r}: {exc}", field=name) from None
+            out[name] = load_npy(data, field_name=name, max_elements=max_elements)
         return out
+
+
+def _stored_member(raw: bytes, info: zipfile.ZipInfo) -> memoryview:
+    """The bytes of an uncompressed zip member: a view into ``raw`` (the local header gives the offset)."""
+    start = info.header_offset
+    local = raw[start : start + 30]
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("bad local file header")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    begin = start + 30 + name_len + extra_len
+    end = begin + info.compress_size
+    if end > len(raw):
+        raise zipfile.BadZipFile("truncated member")
+    return memoryview(raw)[begin:end]
 
 
 def _check_elements(shape: tuple[int, ...], dtype: np.dtype[Any], field_name: str, max_elements: int) -> None:

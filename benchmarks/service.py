@@ -1,0 +1,557 @@
+"""Service speed: detection throughput / latency and scoring bandwidth, each against the limits it can reach.
+
+Detection, at concurrency 1, 8 and 32 (images/s, p50 / p99 latency in ms):
+  service      the real service over HTTP (``python -m service``, dynamic batching);
+  in-process   the same pipeline without HTTP: decode + preprocess (thread pool) + ONNX Runtime at the batch
+               size the service can form (min(concurrency, max batch)): the compute limit;
+  bare-http    a FastAPI endpoint that only receives the same bytes: the HTTP limit;
+  naive        a FastAPI ``def`` handler doing one session call per request (no batching): the baseline.
+Ratios: service / min(in-process, bare-http) (target >= 0.85 at 32), service / naive (target >= 1.2 at 32).
+
+Scoring at 8M elements (binary focal loss; elements/s): the in-process ``losses.focal_loss`` call vs the
+service with a JSON body and with a binary ``.npz`` body (target binary >= 0.5x in-process).
+
+Every server runs in its own process; the load generator is another process (asyncio + httpx), so it does not
+take the server's event loop. Numbers: medians / percentiles of one run on this machine; ratios compare rows
+measured in the same run. Rows are functions in ``DETECT_ROWS`` / ``SCORE_ROWS`` (the gRPC side adds its own).
+
+    .venv/bin/python benchmarks/service.py [--model-repository models] [--duration 4] [--concurrency 1 8 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import Body, FastAPI, Request
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+# --- measurements
+@dataclass
+class Measurement:
+    """One detection row at one concurrency: images/s and latency percentiles (ms)."""
+
+    row: str
+    concurrency: int
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    errors: int = 0
+
+
+@dataclass
+class ScoreMeasurement:
+    """One scoring row: median seconds for ``elements`` and the resulting elements/s."""
+
+    row: str
+    elements: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.elements / self.seconds
+
+
+@dataclass
+class Context:
+    """What every row needs: the repository, the model, the encoded test image, settings and servers."""
+
+    repository: Path
+    model: str
+    image: bytes
+    duration: float
+    max_batch_size: int
+    workdir: Path
+    servers: dict[str, str] = field(default_factory=dict)  # row name -> base URL
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+
+# --- processes
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_ready(url: str, path: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url + path, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url}{path} never became ready")
+
+
+def start_process(
+    ctx: Context, name: str, cmd: list[str], ready_path: str, env: dict[str, str] | None = None
+) -> str:
+    port = free_port()
+    log = (ctx.workdir / f"{name}.log").open("wb")
+    proc = subprocess.Popen(
+        [*cmd, "--port" if "-m" not in cmd else "--http-port", str(port)],
+        cwd=ROOT,
+        env=os.environ | (env or {}),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    ctx.procs.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, ready_path, proc)
+    ctx.servers[name] = url
+    return url
+
+
+def stop_all(ctx: Context) -> None:
+    for proc in ctx.procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in ctx.procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def service_url(ctx: Context) -> str:
+    if "service" not in ctx.servers:
+        env = {
+            "FOCALSERVE_MAX_BODY_BYTES": str(1 << 30),
+            "FOCALSERVE_MAX_BATCH_SIZE": str(ctx.max_batch_size),
+            "FOCALSERVE_LOG_LEVEL": "warning",
+            "FOCALSERVE_GRPC_MAX_MESSAGE_BYTES": str(1 << 30),
+        }
+        grpc_port = free_port()
+        cmd = [
+            sys.executable,
+            "-m",
+            "service",
+            "--model-repository",
+            str(ctx.repository),
+            "--grpc-port",
+            str(grpc_port),
+        ]
+        start_process(ctx, "service", cmd, "/v2/health/ready", env)
+        ctx.servers["service-grpc"] = f"127.0.0.1:{grpc_port}"
+    return ctx.servers["service"]
+
+
+# --- load generator
+def run_load(
+    url: str, body: bytes, content_type: str, concurrency: int, duration: float, ctx: Context
+) -> Measurement:
+    """Closed-loop load from another process: ``concurrency`` clients, each sending again on reply."""
+    body_file = ctx.workdir / "body.bin"
+    body_file.write_bytes(body)
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "_load",
+            url,
+            str(body_file),
+            content_type,
+            str(concurrency),
+            str(duration),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    stats = json.loads(out.stdout)
+    return Measurement("", concurrency, stats["rps"], stats["p50_ms"], stats["p99_ms"], stats["errors"])
+
+
+async def _load(
+    url: str, body: bytes, content_type: str, concurrency: int, duration: float
+) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        headers = {"content-type": content_type}
+
+        async def worker(until: float, record: bool) -> None:
+            nonlocal errors
+            while time.perf_counter() < until:
+                t0 = time.perf_counter()
+                r = await client.post(url, content=body, headers=headers)
+                if r.status_code != 200:
+                    errors += 1
+                elif record:
+                    latencies.append(time.perf_counter() - t0)
+
+        warm = time.perf_counter() + min(1.0, duration / 4)
+        await asyncio.gather(*(worker(warm, False) for _ in range(concurrency)))
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(started + duration, True) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    lat = np.asarray(latencies) * 1000
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": float(np.percentile(lat, 50)) if len(lat) else float("nan"),
+        "p99_ms": float(np.percentile(lat, 99)) if len(lat) else float("nan"),
+        "errors": errors,
+    }
+
+
+# --- detection rows
+def detect_service(ctx: Context, concurrency: int) -> Measurement:
+    url = service_url(ctx) + f"/v1/models/{ctx.model}/detect"
+    return run_load(url, ctx.image, "image/jpeg", concurrency, ctx.duration, ctx)
+
+
+def detect_bare(ctx: Context, concurrency: int) -> Measurement:
+    if "bare" not in ctx.servers:
+        start_process(ctx, "bare", [sys.executable, __file__, "_bare"], "/health")
+    return run_load(ctx.servers["bare"] + "/receive", ctx.image, "image/jpeg", concurrency, ctx.duration, ctx)
+
+
+def detect_naive(ctx: Context, concurrency: int) -> Measurement:
+    if "naive" not in ctx.servers:
+        start_process(
+            ctx, "naive", [sys.executable, __file__, "_naive", str(ctx.repository), ctx.model], "/health"
+        )
+    return run_load(ctx.servers["naive"] + "/detect", ctx.image, "image/jpeg", concurrency, ctx.duration, ctx)
+
+
+def detect_inprocess(ctx: Context, concurrency: int) -> Measurement:
+    """decode + preprocess (2-thread pool, like the service) + one session call per batch, in this process."""
+    from service.preprocess import prepare_image
+    from service.repository import scan_repository
+    from service.settings import Settings
+
+    settings = Settings(model_repository=ctx.repository)
+    mv = scan_repository(ctx.repository).get(ctx.model)
+    mv.load(
+        preferences=list(settings.execution_providers),
+        intra_op_threads=settings.intra_op_threads,
+        inter_op_threads=settings.inter_op_threads,
+    )
+    spec = mv.input_spec()
+    batch = min(concurrency, ctx.max_batch_size)
+    pool = ThreadPoolExecutor(settings.preprocess_threads)
+
+    def one_batch() -> None:
+        prepared = list(pool.map(lambda b: prepare_image(b, spec, max_pixels=10**8), [ctx.image] * batch))
+        mv.run({spec.name: np.stack([p.tensor for p in prepared])})
+
+    one_batch()
+    times = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < ctx.duration:
+        t0 = time.perf_counter()
+        one_batch()
+        times.append(time.perf_counter() - t0)
+    pool.shutdown()
+    lat = np.asarray(times) * 1000
+    return Measurement(
+        "",
+        concurrency,
+        batch * len(times) / sum(times),
+        float(np.percentile(lat, 50)),
+        float(np.percentile(lat, 99)),
+    )
+
+
+#: name -> row function (ctx, concurrency) -> Measurement; the gRPC side registers more rows here
+DETECT_ROWS: dict[str, Callable[[Context, int], Measurement]] = {
+    "service": detect_service,
+    "in-process": detect_inprocess,
+    "bare-http": detect_bare,
+    "naive": detect_naive,
+}
+
+
+def detect_grpc(ctx: Context, concurrency: int) -> Measurement:
+    """The same service over gRPC ``Detect`` (benchmarks/service_grpc.py: grpc.aio load, another process)."""
+    from benchmarks.service_grpc import grpc_detect_load
+
+    service_url(ctx)
+    s = grpc_detect_load(ctx.servers["service-grpc"], ctx.model, ctx.image, concurrency, ctx.duration)
+    return Measurement("", concurrency, s["rps"], s["p50_ms"], s["p99_ms"], s["errors"])
+
+
+DETECT_ROWS["grpc"] = detect_grpc
+
+
+# --- scoring rows
+def score_arrays(elements: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 logits and uint8 hard labels (1% positives, the detection imbalance)."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(elements) * 3).astype(np.float32)
+    y = (rng.random(elements) < 0.01).astype(np.uint8)
+    return x, y
+
+
+def npz_body(elements: int) -> bytes:
+    x, y = score_arrays(elements)
+    buf = io.BytesIO()
+    np.savez(buf, predictions=x, labels=y)
+    return buf.getvalue()
+
+
+def median_of(fn: Callable[[], Any], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def score_inprocess(ctx: Context, elements: int) -> ScoreMeasurement:
+    import losses
+
+    x, y = score_arrays(elements)
+    return ScoreMeasurement("in-process focal_loss", elements, median_of(lambda: losses.focal_loss(x, y), 5))
+
+
+def score_json(ctx: Context, elements: int) -> ScoreMeasurement:
+    import httpx
+    import orjson
+
+    x, y = score_arrays(elements)
+    doc = {"predictions": np.round(x, 4), "labels": y, "losses": [{"name": "focal"}]}
+    body = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+    url = service_url(ctx) + "/v1/score"
+
+    def call() -> None:
+        r = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=600)
+        r.raise_for_status()
+
+    return ScoreMeasurement(f"service JSON ({len(body) / 1e6:.0f} MB)", elements, median_of(call, 2))
+
+
+def score_npz(ctx: Context, elements: int) -> ScoreMeasurement:
+    import httpx
+
+    body = npz_body(elements)
+    url = service_url(ctx) + "/v1/score"
+
+    def call() -> None:
+        headers = {"content-type": "application/x-npz"}
+        r = httpx.post(url, content=body, headers=headers, params={"losses": "focal"}, timeout=600)
+        r.raise_for_status()
+
+    return ScoreMeasurement(f"service npz ({len(body) / 1e6:.0f} MB)", elements, median_of(call, 5))
+
+
+def score_bare_receive(ctx: Context, elements: int) -> ScoreMeasurement:
+    """The HTTP limit for the npz row: a bare FastAPI endpoint that only receives the same bytes."""
+    import httpx
+
+    if "bare" not in ctx.servers:
+        start_process(ctx, "bare", [sys.executable, __file__, "_bare"], "/health")
+    body = npz_body(elements)
+    url = ctx.servers["bare"] + "/receive"
+
+    def call() -> None:
+        r = httpx.post(url, content=body, headers={"content-type": "application/x-npz"}, timeout=600)
+        r.raise_for_status()
+
+    return ScoreMeasurement("bare-http receive (same npz)", elements, median_of(call, 5))
+
+
+#: name -> row function (ctx, elements) -> ScoreMeasurement; "in-process" is the reference
+SCORE_ROWS: dict[str, Callable[[Context, int], ScoreMeasurement]] = {
+    "in-process": score_inprocess,
+    "json": score_json,
+    "npz": score_npz,
+    "bare-http": score_bare_receive,
+}
+
+
+def score_grpc(ctx: Context, elements: int) -> ScoreMeasurement:
+    """gRPC ``Score`` with packed arrays (float32 logits, 0/1 labels as uint8); equal to losses' value."""
+    import losses
+    from benchmarks.service_grpc import grpc_score_seconds
+
+    service_url(ctx)
+    x, y = score_arrays(elements)
+    reference = float(losses.focal_loss(x, y))
+    seconds = grpc_score_seconds(ctx.servers["service-grpc"], x, y, reference=reference)
+    return ScoreMeasurement("service gRPC packed bytes", elements, seconds)
+
+
+SCORE_ROWS["grpc"] = score_grpc
+
+
+# --- servers for rows
+def _bare_app() -> Any:
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/receive")
+    async def receive(request: Request) -> dict[str, int]:
+        return {"received": len(await request.body())}
+
+    return app
+
+
+def _naive_app(repository: str, model: str) -> Any:
+    from service.preprocess import prepare_image
+    from service.repository import scan_repository
+    from service.settings import Settings
+
+    settings = Settings(model_repository=Path(repository))
+    mv = scan_repository(Path(repository)).get(model)
+    mv.load(
+        preferences=list(settings.execution_providers),
+        intra_op_threads=settings.intra_op_threads,
+        inter_op_threads=settings.inter_op_threads,
+    )
+    spec = mv.input_spec()
+    app = FastAPI()
+
+    @app.get("/health")
+    def health() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/detect")  # a plain sync handler: FastAPI runs it in its thread pool, one session call each
+    def detect(data: bytes = Body(..., media_type="image/jpeg")) -> dict[str, Any]:
+        prepared = prepare_image(data, spec, max_pixels=10**8)
+        out = mv.run({spec.name: prepared.tensor[None]})
+        n = int(out["num_detections"][0])
+        return {
+            "boxes": (out["boxes"][0, :n] / prepared.scale).tolist(),
+            "scores": out["scores"][0, :n].tolist(),
+        }
+
+    return app
+
+
+def _serve(app: Any, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# --- report
+def test_image(size: int = 128) -> bytes:
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray((rng.random((size, size, 3)) * 60 + 90).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x, y, r = rng.integers(10, size - 10), rng.integers(10, size - 10), rng.integers(5, 16)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def report_detection(results: dict[str, dict[int, Measurement]], concurrencies: list[int]) -> None:
+    print("\nDetection (images/s, latency ms; closed loop, one image per request)")
+    print(f"{'row':<12} {'conc':>4} {'img/s':>9} {'p50':>8} {'p99':>8} {'err':>4}")
+    for name, by_conc in results.items():
+        for c in concurrencies:
+            m = by_conc[c]
+            print(f"{name:<12} {c:>4} {m.throughput:>9.1f} {m.p50_ms:>8.2f} {m.p99_ms:>8.2f} {m.errors:>4}")
+    if {"service", "in-process", "bare-http", "naive"} <= set(results):
+        print("\nRatios (service throughput over ...)")
+        print(f"{'conc':>4} {'limit':>12} {'vs limit':>9} {'vs naive':>9}")
+        for c in concurrencies:
+            s = results["service"][c].throughput
+            if min(results[n][c].throughput for n in ("in-process", "bare-http", "naive")) <= 0:
+                print(f"{c:>4} (a reference row failed)")
+                continue
+            limit_name = min(("in-process", "bare-http"), key=lambda n: results[n][c].throughput)
+            limit = results[limit_name][c].throughput
+            print(f"{c:>4} {limit_name:>12} {s / limit:>9.2f} {s / results['naive'][c].throughput:>9.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model-repository", type=Path, default=ROOT / "models")
+    parser.add_argument("--model", default=None, help="model name (default: the first in the repository)")
+    parser.add_argument(
+        "--duration", type=float, default=4.0, help="seconds measured per row and concurrency"
+    )
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--max-batch-size", type=int, default=8)
+    parser.add_argument("--elements", type=int, default=8_000_000)
+    parser.add_argument("--rows", nargs="+", default=None, help="detection rows to run (default: all)")
+    parser.add_argument("--skip-detect", action="store_true")
+    parser.add_argument("--skip-score", action="store_true")
+    args = parser.parse_args()
+
+    from service.repository import scan_repository
+
+    model = args.model or scan_repository(args.model_repository).names()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = Context(
+            args.model_repository, model, test_image(), args.duration, args.max_batch_size, Path(tmp)
+        )
+        print(
+            f"model {model} ({args.model_repository}); {os.cpu_count()} CPUs; image {len(ctx.image)} B; "
+            f"max batch {args.max_batch_size}; {args.duration:g} s per point"
+        )
+        try:
+            if not args.skip_detect:
+                results: dict[str, dict[int, Measurement]] = {}
+                rows = {n: r for n, r in DETECT_ROWS.items() if not args.rows or n in args.rows}
+                for c in args.concurrency:  # rows of one concurrency back to back: similar machine load
+                    for name, row in rows.items():
+                        results.setdefault(name, {})[c] = row(ctx, c)
+                report_detection(results, args.concurrency)
+            if not args.skip_score:
+                print(f"\nScoring, binary focal loss, {args.elements:,} elements")
+                scores = {name: row(ctx, args.elements) for name, row in SCORE_ROWS.items()}
+                ref = scores["in-process"]
+                print(f"{'row':<28} {'seconds':>8} {'Melem/s':>9} {'vs in-process':>14}")
+                for m in scores.values():
+                    print(f"{m.row:<28} {m.seconds:>8.3f} {m.rate / 1e6:>9.1f} {m.rate / ref.rate:>14.2f}")
+        finally:
+            stop_all(ctx)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_load":
+        url, body_file, content_type, conc, duration = sys.argv[2:7]
+        stats = asyncio.run(
+            _load(url, Path(body_file).read_bytes(), content_type, int(conc), float(duration))
+        )
+        print(json.dumps(stats))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_bare":
+        _serve(_bare_app(), int(sys.argv[sys.argv.index("--port") + 1]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_naive":
+        _serve(_naive_app(sys.argv[2], sys.argv[3]), int(sys.argv[sys.argv.index("--port") + 1]))
+    else:
+        main()
