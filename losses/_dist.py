@@ -55,6 +55,7 @@ class Dist:
         elem_w: Array | None = None,
         denom: Array | None = None,
         index_targets: bool = True,
+        hard: bool = False,
     ) -> None:
         self.be, self.x, self.binary, self.from_logits = be, x, binary, from_logits
         self.pair = pair  # binary: (log p, log(1 - p), y) each [...]
@@ -63,6 +64,7 @@ class Dist:
         self.elem_w = elem_w  # broadcastable to [...] (binary elementwise weight)
         self.denom = denom  # [...] mean denominator weights (multiclass index targets with weight)
         self.index_targets = index_targets
+        self.hard = hard  # binary targets all exactly 0 or 1: outcome sums become selections
         self._cache: dict[str, Array] = {}
         if logp is not None:
             self._cache["logp"] = logp
@@ -126,6 +128,8 @@ class Dist:
         """Cross-entropy per sample [...]: -sum_k w_k q_k log p_k."""
         if self.pair is not None:
             lp, l1mp, y = self.pair
+            if self.hard:
+                return -self.be.where(y > 0.5, lp, l1mp)
             return -(y * lp + (1.0 - y) * l1mp)
         return -self.be.sum_last(self.weighted_q() * self.logp)
 
@@ -134,6 +138,8 @@ class Dist:
         be = self.be
         if self.pair is not None:
             lp, l1mp, y = self.pair
+            if self.hard:  # 1 - p_t is 1 - p for a positive, p for a negative
+                return be.where(y > 0.5, l1mp, lp)
             return be.logaddexp(be.log1p(-y) + lp, be.log(y) + l1mp)
         return be.logsumexp(be.log1p(-self.q) + self.logp)
 
@@ -146,6 +152,8 @@ class Dist:
         """alpha_t = sum_k q_k alpha_k [...] (binary: alpha y + (1 - alpha)(1 - y))."""
         if self.pair is not None:
             y = self.pair[2]
+            if self.hard:
+                return self.be.where(y > 0.5, alpha_k[0], alpha_k[1])
             return y * alpha_k[0] + (1.0 - y) * alpha_k[1]
         return self.be.sum_last(self.q * alpha_k)
 
@@ -217,7 +225,8 @@ def _binary(be: Any, x: Any, t: Any, tv: Any, from_logits: bool, w: Any, ignore:
     else:
         pair = (be.clamped_log(x), be.clamped_log1m(x), y)
     elem_w = None if w is None else be.asarray(w, like=x)
-    return Dist(be, x, True, from_logits, pair=pair, counted=counted, elem_w=elem_w)
+    hard = not eps and bool(np.all((tv == 0) | (tv == 1) | ignored))
+    return Dist(be, x, True, from_logits, pair=pair, counted=counted, elem_w=elem_w, hard=hard)
 
 
 def _multiclass(be: Any, x: Any, t: Any, tv: Any, from_logits: bool, w: Any, ignore: int, eps: float) -> Dist:
