@@ -6,6 +6,8 @@
   comparison, every key compared) or the call ends UNAUTHENTICATED;
 - draining: after SIGTERM new calls end UNAVAILABLE; calls in progress count in ``state.inflight`` so the
   drain waits for them;
+- metrics: each call counts in the app's request metrics (method ``GRPC``, route = the gRPC method, status =
+  the status code name);
 - errors: a `ServiceError` ends the call with the status named by its ``grpc_code`` and its one-line message;
   a `losses.LossInputError` ends it INVALID_ARGUMENT naming the argument; anything else is logged and ends
   INTERNAL.
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import grpc
@@ -44,6 +48,12 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         text = str(exc)
         return grpc.StatusCode.INVALID_ARGUMENT, text if text.startswith(argument) else f"{argument}: {text}"
     return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+
+
+@dataclass
+class _Call:
+    started: float = field(default_factory=time.perf_counter)
+    code: str = "OK"
 
 
 class EdgeInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
@@ -85,47 +95,62 @@ class EdgeInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
             raise Unavailable("the service is shutting down")
         self._state.inflight += 1
 
-    async def _fail(self, exc: BaseException, context: Context, method: str) -> None:
+    async def _fail(self, exc: BaseException, context: Context, method: str, call: _Call) -> None:
         code, message = status_of(exc)
+        call.code = code.name
         if code == grpc.StatusCode.INTERNAL:
             log.error("gRPC %s failed", method, exc_info=exc)
         if isinstance(exc, ServiceError) and (retry := exc.headers().get("Retry-After")):
             context.set_trailing_metadata((("retry-after", retry),))
         await context.abort(code, message)
 
+    def _observe(self, method: str, call: _Call) -> None:
+        """Count the call and its latency in the app's request metrics (method ``GRPC``, status code name)."""
+        metrics = self._state.metrics
+        metrics.requests.labels("GRPC", method, call.code).inc()
+        metrics.latency.labels("GRPC", method).observe(time.perf_counter() - call.started)
+
     def _wrap(self, handler: Handler, method: str, refusal: ServiceError | None) -> Handler:
-        """The same handler inside the edge: refusal, draining, in-flight count, error mapping."""
+        """The same handler inside the edge: refusal, draining, in-flight count, error mapping, metrics."""
         state, des, ser = self._state, handler.request_deserializer, handler.response_serializer
 
         async def unary(request: Any, context: Context) -> Any:
+            call = _Call()
             try:
-                await self._enter(refusal)
-            except ServiceError as exc:
-                await self._fail(exc, context, method)
-            try:
-                return await handler.unary_unary(request, context)
-            except aio.AbortError:
-                raise
-            except Exception as exc:
-                await self._fail(exc, context, method)
+                try:
+                    await self._enter(refusal)
+                except ServiceError as exc:
+                    await self._fail(exc, context, method, call)
+                try:
+                    return await handler.unary_unary(request, context)
+                except aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await self._fail(exc, context, method, call)
+                finally:
+                    state.inflight -= 1
             finally:
-                state.inflight -= 1
+                self._observe(method, call)
 
         async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
+            call = _Call()
             try:
-                await self._enter(refusal)
-            except ServiceError as exc:
-                await self._fail(exc, context, method)
-            inner = handler.unary_stream or handler.stream_stream
-            try:
-                async for item in inner(request, context):
-                    yield item
-            except aio.AbortError:
-                raise
-            except Exception as exc:
-                await self._fail(exc, context, method)
+                try:
+                    await self._enter(refusal)
+                except ServiceError as exc:
+                    await self._fail(exc, context, method, call)
+                inner = handler.unary_stream or handler.stream_stream
+                try:
+                    async for item in inner(request, context):
+                        yield item
+                except aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await self._fail(exc, context, method, call)
+                finally:
+                    state.inflight -= 1
             finally:
-                state.inflight -= 1
+                self._observe(method, call)
 
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(unary, des, ser)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+import httpx
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -186,3 +187,13 @@ def test_reflection_lists_and_describes_every_service(channel) -> None:
     assert [m.name for m in scoring.service[0].method] == ["Score"]
     inference = database.FindFileContainingSymbol("inference.ModelInferRequest")
     assert inference.name == "focalserve/inference_v2.proto"
+
+
+def test_grpc_calls_are_counted_in_the_request_metrics(stub, service) -> None:
+    stub.ServerLive(pb.ServerLiveRequest(), metadata=AUTH)
+    with pytest.raises(grpc.RpcError):
+        stub.ModelReady(pb.ModelReadyRequest(name="nope"), metadata=AUTH)
+    text = httpx.get(f"{service.http_url}/metrics", timeout=10).text
+    live = 'method="GRPC",route="/inference.GRPCInferenceService/ServerLive",status="OK"'
+    missing = 'method="GRPC",route="/inference.GRPCInferenceService/ModelReady",status="NOT_FOUND"'
+    assert live in text and missing in text
