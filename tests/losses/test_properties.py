@@ -63,7 +63,7 @@ def test_focal_never_exceeds_cross_entropy(case, gamma):
     x, t = case
     ce = get_loss("cross_entropy")(x, t, reduction="none")
     fl = get_loss("focal")(x, t, kind="multiclass", gamma=gamma, reduction="none")
-    assert np.all(fl <= ce * (1 + 1e-9) + 1e-300)
+    assert np.all(fl <= ce * (1 + 1e-9) + 1e-14)  # CE of a confident row is exact to ~1e-16 absolute
 
 
 @SETTINGS
