@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from . import _kernels
 from ._dist import Dist, build
 from ._reduce import reduce
-from ._validate import check_number, check_reduction
+from ._validate import as_numpy, check_number, check_reduction
 from .errors import LossInputError
 from .types import Array, Reduction
 
@@ -38,10 +40,6 @@ def alpha_per_outcome(d: Dist, alpha: Any, background_class: Any) -> Array | Non
         a = check_number("alpha", alpha, 0.0, 1.0)
         return be.asarray([a, 1.0 - a], like=d.x)
     num_classes = d.num_outcomes
-    import numpy as np
-
-    from ._validate import as_numpy
-
     values = np.asarray(as_numpy(alpha), dtype=np.float64)
     if values.ndim == 0:
         if background_class is None:

@@ -9,7 +9,10 @@ from hypothesis.extra import numpy as hnp
 
 from losses import LOSS_NAMES, entropy, get_loss
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run, so CI cannot flake on a newly found corner
+SETTINGS = settings(
+    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 LOSSES = [n for n in LOSS_NAMES if n != "entropy"]
 logits = st.floats(-100, 100, allow_nan=False, width=64)
 
