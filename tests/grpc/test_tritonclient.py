@@ -71,3 +71,17 @@ def test_errors_reach_tritonclient_as_status_codes(answers) -> None:
     status, message = answers["grpc_unknown"]
     assert status == "StatusCode.NOT_FOUND" and "no_such_model" in message
     assert answers["grpc_no_key"] == "StatusCode.UNAUTHENTICATED"
+
+
+def test_the_committed_detector_runs_through_tritonclient(answers) -> None:
+    if "grpc_real" not in answers:
+        pytest.skip("models/detector is not committed yet")
+    meta, shapes = answers["grpc_real"]["metadata"], answers["grpc_real"]["shapes"]
+    assert [t["name"] for t in meta["outputs"]] == ["boxes", "scores", "labels", "num_detections"]
+    detections = shapes["scores"][1]
+    assert shapes == {
+        "boxes": [2, detections, 4],
+        "scores": [2, detections],
+        "labels": [2, detections],
+        "num_detections": [2],
+    }

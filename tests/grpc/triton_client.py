@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
@@ -44,6 +45,18 @@ def main(grpc_target: str, http_url: str, key: str) -> dict[str, object]:
         "focal_loss", [a, b], parameters={"alpha": "0.25", "gamma": 2}, headers=dict(headers)
     )
     out["grpc_focal"] = result.as_numpy("loss").tolist()
+    if _has_model(client, "real", headers):
+        # the committed default detector (models/detector), copied into the test repository as "real"
+        meta = client.get_model_metadata("real", headers=dict(headers), as_json=True)
+        spec = meta["inputs"][0]
+        shape = [2, *(int(d) for d in spec["shape"][1:])]
+        tensor = grpcclient.InferInput(spec["name"], shape, "FP32")
+        tensor.set_data_from_numpy(np.zeros(shape, np.float32))
+        result = client.infer("real", [tensor], headers=dict(headers))
+        out["grpc_real"] = {
+            "metadata": meta,
+            "shapes": {o["name"]: list(result.as_numpy(o["name"]).shape) for o in meta["outputs"]},
+        }
     try:
         client.infer("no_such_model", [tensor], headers=dict(headers))
     except InferenceServerException as exc:
@@ -79,6 +92,13 @@ def main(grpc_target: str, http_url: str, key: str) -> dict[str, object]:
     )
     out["http_focal_gzip"] = result.as_numpy("loss").tolist()
     return out
+
+
+def _has_model(client: grpcclient.InferenceServerClient, name: str, headers: dict[str, str]) -> bool:
+    try:
+        return bool(client.is_model_ready(name, headers=dict(headers)))
+    except InferenceServerException:
+        return False
 
 
 if __name__ == "__main__":

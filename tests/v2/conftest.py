@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,8 +22,3 @@ def v2_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService
 def http(v2_service: LiveService) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=v2_service.http_url, timeout=30) as client:
         yield client
-
-
-@pytest.fixture(scope="session")
-def repo_path(v2_service: LiveService) -> Path:
-    return Path(v2_service.log_path)
