@@ -139,18 +139,27 @@ async def detect(
     assert mv.batcher is not None
     timeout = state.settings.request_timeout_s if timeout_s is None else timeout_s
     started = time.monotonic()
-    prepared = await state.in_cpu_pool(_prepare_all, images, names, mv, state.settings.max_image_pixels)
+    max_pixels = state.settings.max_image_pixels
+    if sum(len(b) for b in images) <= state.settings.inline_preprocess_bytes:
+        # small payloads decode in well under a millisecond: a thread hop would cost more than it saves
+        prepared = _prepare_all(images, names, mv, max_pixels)
+    else:
+        prepared = await state.in_cpu_pool(_prepare_all, images, names, mv, max_pixels)
     preprocess_s = time.monotonic() - started
     tensor = np.stack([p.tensor for p in prepared]) if len(prepared) > 1 else prepared[0].tensor[None]
     input_name = mv.input_spec().name
     step = mv.batcher.max_batch_size
     remaining = max(0.001, timeout - preprocess_s)
-    chunks: list[BatchResult] = await asyncio.gather(
-        *(
-            mv.batcher.submit({input_name: tensor[i : i + step]}, timeout_s=remaining)
-            for i in range(0, len(prepared), step)
+    chunks: list[BatchResult]
+    if len(prepared) <= step:
+        chunks = [await mv.batcher.submit({input_name: tensor}, timeout_s=remaining)]
+    else:
+        chunks = await asyncio.gather(
+            *(
+                mv.batcher.submit({input_name: tensor[i : i + step]}, timeout_s=remaining)
+                for i in range(0, len(prepared), step)
+            )
         )
-    )
     outputs = mv.metadata.get("outputs", {})
     keys = {k: outputs.get(k, k) for k in ("boxes", "scores", "labels", "num_detections")}
     merged = {k: np.concatenate([c.outputs[name] for c in chunks]) for k, name in keys.items()}

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         default=8, ge=1, le=4096, description="Largest batch (images) one model run takes."
     )
     max_queue_delay_ms: float = Field(
-        default=2.0,
+        default=0.0,
         ge=0,
         le=60_000,
         description="How long the oldest queued request waits for others to join.",
@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     )
     inter_op_threads: int = Field(
         default=1, ge=0, description="ONNX Runtime threads across ops (sequential mode)."
+    )
+    inline_preprocess_bytes: int = Field(
+        default=32 * 1024,
+        ge=0,
+        description="Requests whose images total at most this many bytes are decoded on the event loop.",
     )
     preprocess_threads: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1, description="Threads decoding and resizing images."

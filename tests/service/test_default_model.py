@@ -1,0 +1,78 @@
+"""The service on the default repository (``models/``, the detector model_export trained): detections land on
+the synthetic objects, and boxes come back in the original image's pixels whatever its size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from service.settings import DEFAULT_MODEL_REPOSITORY
+
+from .conftest import Live, run_service
+from .images import encode, iou
+
+pytestmark = pytest.mark.skipif(
+    not (DEFAULT_MODEL_REPOSITORY / "detector").is_dir(), reason="the default model is not in models/ yet"
+)
+
+
+@pytest.fixture(scope="module")
+def default(request: pytest.FixtureRequest) -> Iterator[Live]:
+    with run_service(DEFAULT_MODEL_REPOSITORY) as service:
+        yield service
+
+
+def xyxy(bbox: list[float], scale: float = 1.0) -> list[float]:
+    x, y, w, h = bbox
+    return [x * scale, y * scale, (x + w) * scale, (y + h) * scale]
+
+
+def matched(objects: list[dict], image: dict, scale: float = 1.0) -> int:
+    """How many ground-truth objects have a detection of the right class with IoU >= 0.5."""
+    hits = 0
+    for obj in objects:
+        gt = xyxy(obj["bbox"], scale)
+        if any(
+            cls == obj["label"] and iou(box, gt) >= 0.5
+            for box, cls in zip(image["boxes"], image["class_ids"], strict=True)
+        ):
+            hits += 1
+    return hits
+
+
+def test_detections_land_on_the_synthetic_objects(default: Live) -> None:
+    synthetic = pytest.importorskip("model_export.synthetic")
+    models = default.client.get("/v1/models").json()["models"]
+    detector = next(m for m in models if m["name"] == "detector")
+    meta = detector["versions"][-1]
+    assert meta["ready"] and meta["classes"][: len(synthetic.CLASSES)] == list(synthetic.CLASSES)
+    cfg = synthetic.SyntheticConfig(width=meta["input"]["width"], height=meta["input"]["height"])
+    total = hits = 0
+    files = []
+    renders = [synthetic.render_image(999, i, cfg) for i in range(4)]  # a seed the training never saw
+    for i, (image, _) in enumerate(renders):
+        files.append(("files", (f"{i}.png", encode(image), "image/png")))
+    r = default.client.post("/v1/models/detector/detect", files=files, params={"score_threshold": 0.3})
+    assert r.status_code == 200, r.text
+    for (_, objects), result in zip(renders, r.json()["images"], strict=True):
+        total += len(objects)
+        hits += matched(objects, result)
+    assert hits >= 0.5 * total, f"{hits} of {total} objects found"
+
+
+def test_boxes_are_in_original_pixels_for_a_resized_image(default: Live) -> None:
+    synthetic = pytest.importorskip("model_export.synthetic")
+    cfg = synthetic.SyntheticConfig()
+    image, objects = synthetic.render_image(999, 7, cfg)
+    big = image.resize((image.width * 3, image.height * 3))  # letterboxed down by 3, boxes scaled back up
+    r = default.client.post(
+        "/v1/models/detector/detect",
+        content=encode(big),
+        headers={"content-type": "image/png"},
+        params={"score_threshold": 0.3},
+    )
+    assert r.status_code == 200, r.text
+    result = r.json()["images"][0]
+    assert (result["width"], result["height"]) == (big.width, big.height)
+    assert matched(objects, result, scale=3.0) >= 0.5 * len(objects)
