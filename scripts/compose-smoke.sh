@@ -104,6 +104,13 @@ while :; do
     sleep 2
 done
 "${client[@]}" balance --url "$url" --target "$target" --replicas 2 --requests 40
+if [[ -n "$target" ]]; then
+    # gRPC answers carry no X-Upstream header: nginx's access log names the replica of each call.
+    grpc_replicas=$("${compose[@]}" logs --no-color lb | grep -F 'HTTP/2.0" 200' \
+        | grep -o 'upstream=[0-9.]*:8001' | sort -u | wc -l)
+    echo "balance: gRPC calls answered by $grpc_replicas replica(s)"
+    [[ $grpc_replicas -ge 2 ]] || { echo "gRPC traffic did not reach both replicas" >&2; exit 1; }
+fi
 "${client[@]}" detect --url "$url"
 
 phase "resource limits and users as deployed"
