@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,21 @@ def grpc_score_seconds(
     Hard 0/1 labels travel as uint8 (the same values, a quarter of the bytes). When ``reference`` is given the
     first answer must equal it exactly.
     """
+    remote, _ = grpc_score_times(target, predictions, labels, repeats=repeats, reference=reference)
+    return statistics.median(remote)
+
+
+def grpc_score_times(
+    target: str,
+    predictions: np.ndarray,
+    labels: np.ndarray,
+    *,
+    repeats: int = 5,
+    reference: float | None = None,
+    interleave: Callable[[], object] | None = None,
+) -> tuple[list[float], list[float]]:
+    """Seconds of each gRPC Score call, and of ``interleave`` (the in-process call) timed right before each
+    one, so that both see the same machine load."""
     import grpc
 
     from service._proto import array_pb2, scoring_pb2
@@ -157,12 +173,16 @@ def grpc_score_seconds(
         value = score(wire, timeout=120).losses[0].value
         if reference is not None and value != reference:
             raise AssertionError(f"gRPC Score {value!r} != in-process {reference!r}")
-        times = []
+        remote, local = [], []
         for _ in range(repeats):
+            if interleave is not None:
+                started = time.perf_counter()
+                interleave()
+                local.append(time.perf_counter() - started)
             started = time.perf_counter()
             score(wire, timeout=120)
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
+            remote.append(time.perf_counter() - started)
+    return remote, local
 
 
 # ---------------------------------------------------------------- standalone run
@@ -207,21 +227,23 @@ def detection_rows(
     return rows
 
 
-def scoring_rows(grpc_target: str, *, elements: int, repeats: int = 5) -> list[Row]:
-    """In-process focal loss vs gRPC Score on the same elements (packed bytes), medians."""
+def scoring_rows(grpc_target: str, *, elements: int, repeats: int = 9) -> list[Row]:
+    """In-process focal loss vs gRPC Score on the same elements (packed bytes), interleaved, medians."""
     import losses
 
     rng = np.random.default_rng(0)
     logits = (rng.standard_normal(elements) * 3).astype(np.float32)
     labels = (rng.random(elements) < 0.01).astype(np.float32)
     reference = float(losses.focal_loss(logits, labels))
-    local = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        losses.focal_loss(logits, labels)
-        local.append(time.perf_counter() - started)
-    t_local = statistics.median(local)
-    t_remote = grpc_score_seconds(grpc_target, logits, labels, repeats=repeats, reference=reference)
+    remote, local = grpc_score_times(
+        grpc_target,
+        logits,
+        labels,
+        repeats=repeats,
+        reference=reference,
+        interleave=lambda: losses.focal_loss(logits, labels),
+    )
+    t_remote, t_local = statistics.median(remote), statistics.median(local)
     return [
         Row("score in-process focal_loss", elements / t_local, "elem/s", t_local * 1000),
         Row(
