@@ -40,7 +40,9 @@ def error_response(exc: ServiceError, path: str) -> JSONResponse:
     """The HTTP response for a service error at ``path`` (``/v2...``: ``{"error"}``, else problem+json)."""
     headers = exc.headers()
     if path == "/v2" or path.startswith("/v2/"):
-        return JSONResponse({"error": exc.message()}, status_code=exc.status, headers=headers)
+        # the Open Inference Protocol knows 400 for client errors besides not-found / auth / size
+        status = 400 if exc.status in (415, 422) else exc.status
+        return JSONResponse({"error": exc.message()}, status_code=status, headers=headers)
     return JSONResponse(
         exc.to_problem(instance=path),
         status_code=exc.status,

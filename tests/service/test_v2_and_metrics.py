@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from service.edge import error_response
+from service.errors import InvalidInput, UnsupportedMediaType
+
 from .conftest import Live
 from .images import encode, red_box_image
 
@@ -100,3 +103,11 @@ def test_openapi_documents_the_routes_with_examples(live: Live) -> None:
     r = live.client.post("/v1/score", json=score_body["application/json"]["example"])
     assert r.status_code == 200, r.text
     assert live.client.get("/docs").status_code == 200
+
+
+def test_v2_client_errors_are_400_error_objects() -> None:
+    # the Open Inference Protocol has no 415 / 422: under /v2 they are a plain 400 {"error"}
+    for exc in (InvalidInput("bad", field="inputs", status=422), UnsupportedMediaType("no")):
+        response = error_response(exc, "/v2/models/m/infer")
+        assert response.status_code == 400 and b'"error"' in response.body
+    assert error_response(InvalidInput("bad", status=422), "/v1/score").status_code == 422
