@@ -210,7 +210,10 @@ def scan_repository(root: Path) -> ModelRegistry:
             found.append(
                 ModelVersion(model_dir.name, str(int(version_dir.name)), version_dir, metadata, max_batch)
             )
-    log.info("model repository %s: %d model version(s)", root, len(found))
+    if found:
+        log.info("model repository %s: %d model version(s)", root, len(found))
+    else:
+        log.warning("model repository %s holds no model (<name>/<version>/model.onnx)", root)
     return ModelRegistry(found)
 
 
