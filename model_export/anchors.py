@@ -86,7 +86,7 @@ def match_anchors(gt_boxes: Tensor, anchors: Tensor, cfg: AnchorConfig) -> Tenso
     """
     num_anchors = anchors.shape[0]
     if gt_boxes.numel() == 0:
-        return torch.full((num_anchors,), BG, dtype=torch.int64)
+        return torch.full((num_anchors,), BG, dtype=torch.int64, device=anchors.device)
     iou = box_iou(gt_boxes, anchors)  # [G, A]
     best_iou, best_gt = iou.max(dim=0)  # [A], [A]
     matched = best_gt.clone()

@@ -34,9 +34,12 @@ def generate(
 @app.command("train")
 def train_cmd(
     train_annotations: Annotated[
-        Path, typer.Option("--train", help="COCO instances.json (images/ beside it)")
+        Path,
+        typer.Option("--train", exists=True, dir_okay=False, help="COCO instances.json (images/ beside it)"),
     ],
-    val_annotations: Annotated[Path | None, typer.Option("--val", help="validation instances.json")] = None,
+    val_annotations: Annotated[
+        Path | None, typer.Option("--val", exists=True, dir_okay=False, help="validation instances.json")
+    ] = None,
     out_dir: Annotated[Path, typer.Option("--out")] = Path("runs/train"),
     loss: Annotated[
         str, typer.Option(help="focal, balanced_ce, cross_entropy, hard_truncated, ...")
@@ -51,8 +54,9 @@ def train_cmd(
     eval_every: Annotated[int, typer.Option(min=0)] = 1,
     resume: Annotated[bool, typer.Option(help="continue from <out>/checkpoint.pt")] = False,
     threads: Annotated[int | None, typer.Option(min=1)] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
 ) -> None:
-    """Train a detector (under torchrun: data-parallel, gloo on CPU)."""
+    """Train a detector; under torchrun, data-parallel (gloo on CPU, nccl on CUDA)."""
     import torch.distributed as dist
 
     from .train import TrainConfig, train
@@ -61,8 +65,10 @@ def train_cmd(
         params = json.loads(loss_params)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--loss-params") from exc
+    if device not in ("cpu", "cuda"):
+        raise typer.BadParameter(f"must be 'cpu' or 'cuda', got {device!r}", param_hint="--device")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
+        dist.init_process_group(backend="nccl" if device == "cuda" else "gloo")
     cfg = TrainConfig(
         train_annotations=str(train_annotations),
         val_annotations=str(val_annotations) if val_annotations else None,
@@ -78,6 +84,7 @@ def train_cmd(
         eval_every=eval_every,
         resume=resume,
         threads=threads,
+        device=device,
     )
     try:
         result = train(cfg)
@@ -145,6 +152,11 @@ def default_model(
 
     meta = build_default_model(out, data_dir, run_dir)
     console.print_json(json.dumps({"evaluation": meta["evaluation"], "training": meta["training"]}))
+
+
+from .ablate import ablate_cmd  # noqa: E402 (the loss ablation lives in its own module)
+
+app.command("ablate")(ablate_cmd)
 
 
 def main() -> None:

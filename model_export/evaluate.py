@@ -84,12 +84,13 @@ def evaluate_detector(
     model.eval()
     height, width = dataset.images.shape[-2:]
     parts: dict[str, list[np.ndarray]] = {"boxes": [], "scores": [], "labels": [], "num_detections": []}
+    device = next(model.parameters()).device
     with torch.no_grad():
         for start in range(0, len(dataset), batch_size):
-            cls, box = model(dataset.images[start : start + batch_size])  # [B, A, C], [B, A, 4]
-            out = postprocess(cls, box, anchors, (int(height), int(width)), post)
+            cls, box = model(dataset.images[start : start + batch_size].to(device))  # [B, A, C], [B, A, 4]
+            out = postprocess(cls, box, anchors.to(device), (int(height), int(width)), post)
             for key in parts:
-                parts[key].append(out[key].numpy())
+                parts[key].append(out[key].cpu().numpy())
     model.train(was_training)
     if not parts["boxes"]:
         return COCOMetrics(0.0, 0.0, 0.0)

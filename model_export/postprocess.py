@@ -35,7 +35,7 @@ def nms_indices(
     if order.numel() == 0:
         return order
     iou = box_iou(boxes[order], boxes[order])  # [M, M]
-    remaining = torch.ones(order.numel(), dtype=torch.bool)  # [M]
+    remaining = torch.ones(order.numel(), dtype=torch.bool, device=boxes.device)  # [M]
     keep: list[int] = []
     while len(keep) < limit:
         i = int(torch.argmax(remaining.to(torch.uint8)))  # first still-candidate box, highest score
@@ -44,7 +44,7 @@ def nms_indices(
         keep.append(i)
         remaining &= iou[i] <= iou_threshold
         remaining[i] = False
-    return order[torch.tensor(keep, dtype=torch.int64)]
+    return order[torch.tensor(keep, dtype=torch.int64, device=boxes.device)]
 
 
 @torch.no_grad()
@@ -65,9 +65,9 @@ def postprocess(
     d = cfg.max_detections
     scores = torch.sigmoid(cls_logits.float())  # [N, A, C]
     boxes = decode_boxes(box_deltas.float(), anchors[None])  # [N, A, 4]
-    limits = torch.tensor([w, h, w, h], dtype=boxes.dtype)
+    limits = torch.tensor([w, h, w, h], dtype=boxes.dtype, device=boxes.device)
     boxes = torch.minimum(boxes.clamp(min=0), limits)  # [N, A, 4]
-    dense = torch.full((n, c, a), -1.0)  # [N, C, A]: kept scores, -1 elsewhere
+    dense = torch.full((n, c, a), -1.0, device=boxes.device)  # [N, C, A]: kept scores, -1 elsewhere
     for i in range(n):
         for k in range(c):
             kept = nms_indices(boxes[i], scores[i, :, k], cfg.iou_threshold, cfg.score_threshold, d)

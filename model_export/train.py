@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class TrainConfig:
     eval_every: int = 1  # epochs; 0 = only at the end
     log_every: int = 10  # iterations
     threads: int | None = None
+    device: str = "cpu"  # "cpu" or "cuda" (under DDP each process takes cuda:LOCAL_RANK)
     resume: bool = False
     progress: bool = True
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -93,6 +95,16 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
+def _device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "cpu":
+        return torch.device("cpu")
+    if cfg.device == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("device: 'cuda' requested but torch sees no CUDA device")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+    raise ValueError(f"device: must be 'cpu' or 'cuda', got {cfg.device!r}")
+
+
 def _lr_lambda(warmup: int, total: int) -> Any:
     def f(step: int) -> float:
         if step < warmup:
@@ -104,7 +116,7 @@ def _lr_lambda(warmup: int, total: int) -> Any:
 
 
 def _batch(
-    data: CocoDetection, idx: Tensor, flips: Tensor, width: int
+    data: CocoDetection, idx: Tensor, flips: Tensor, width: int, device: torch.device
 ) -> tuple[Tensor, list[dict[str, Tensor]]]:
     """Images `[B, 3, H, W]` and targets for the indices `idx [B]`, flipped horizontally where `flips [B]`."""
     images = data.images[idx].clone()  # [B, 3, H, W]
@@ -115,8 +127,8 @@ def _batch(
         if bool(flips[j]):
             images[j] = images[j].flip(-1)
             boxes = torch.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], dim=1)
-        targets.append({"boxes": boxes, "labels": t["labels"]})
-    return images, targets
+        targets.append({"boxes": boxes.to(device), "labels": t["labels"].to(device)})
+    return images.to(device), targets
 
 
 def train(cfg: TrainConfig) -> TrainResult:
@@ -128,6 +140,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     from .plot import plot_metrics
 
     resolve_loss(cfg.loss, cfg.loss_params)  # fail on a bad name before loading anything
+    device = _device(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     rank, world = _world()
@@ -142,7 +155,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     if det_cfg.num_classes != len(data.classes):
         det_cfg = DetectorConfig(**{**det_cfg.__dict__, "num_classes": len(data.classes)})
     model = Detector(det_cfg)
-    anchors = make_anchors(det_cfg.anchors, cfg.input.height, cfg.input.width)  # [A, 4]
+    anchors = make_anchors(det_cfg.anchors, cfg.input.height, cfg.input.width).to(device)  # [A, 4]
+    model.to(device)
     steps_per_epoch = len(data) // (cfg.batch_size * world)
     if steps_per_epoch == 0:
         raise ValueError(f"batch_size: {cfg.batch_size} x {world} processes exceeds the {len(data)} images")
@@ -164,7 +178,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         evals = [EvalRecord(**e) for e in state["evals"]]
         history = list(state["history"])
         seconds_before = float(state["seconds"])
-    net: torch.nn.Module = DistributedDataParallel(model) if world > 1 else model
+    net: torch.nn.Module = model
+    if world > 1:
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     model.train()
     log = (out / METRICS).open("a") if rank == 0 else None
     progress = TrainProgress(enabled=cfg.progress and rank == 0, total=total, done=iteration)
@@ -186,7 +202,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                         break
                     t0 = time.perf_counter()
                     idx = shard[step * cfg.batch_size : (step + 1) * cfg.batch_size]  # [B]
-                    images, targets = _batch(data, idx, flips[idx], cfg.input.width)
+                    images, targets = _batch(data, idx, flips[idx], cfg.input.width, device)
                     cls_logits, box_deltas = net(images)  # [B, A, C], [B, A, 4]
                     parts = model.head.compute_loss(
                         targets, cls_logits, box_deltas, anchors, det_cfg.anchors, cfg.loss, cfg.loss_params,
@@ -213,6 +229,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                         history.append(rec)
                         if log is not None:
                             log.write(json.dumps({"type": "train", **rec}) + "\n")
+                            log.flush()
                 if world > 1:
                     # DDP syncs buffers (BatchNorm statistics) from rank 0 at each forward; after the last one
                     # the other ranks hold their own: take rank 0's so every process ends with the same model.
@@ -246,11 +263,11 @@ def train(cfg: TrainConfig) -> TrainResult:
     seconds = session_seconds + seconds_before
     if rank == 0 and (history or evals):
         plot_metrics(out / METRICS, out / "training.png")
-    model.eval()
+    model.eval().cpu()
     final = COCOMetrics(evals[-1].mAP, evals[-1].mAP50, evals[-1].mAP75) if evals else None
     return TrainResult(
         model=model,
-        anchors=anchors,
+        anchors=anchors.cpu(),
         classes=data.classes,
         iterations=iteration,
         epochs=epoch + 1,
