@@ -100,10 +100,13 @@ def detect(args: argparse.Namespace) -> int:
 
 def _focal_binary(logit: float, label: int, alpha: float, gamma: float) -> float:
     """Focal loss of one logit, computed independently of the service (log-sigmoid via softplus)."""
-    log_p = -math.log1p(math.exp(-logit)) if logit >= 0 else logit - math.log1p(math.exp(logit))
-    log_q = log_p - logit  # log(1 - sigmoid(x)) = log sigmoid(x) - x
+
+    def softplus(z: float) -> float:
+        return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+
+    log_p, log_q = -softplus(-logit), -softplus(logit)  # log sigmoid(x), log(1 - sigmoid(x))
     log_pt, alpha_t = (log_p, alpha) if label == 1 else (log_q, 1.0 - alpha)
-    return -alpha_t * (1.0 - math.exp(log_pt)) ** gamma * log_pt
+    return -alpha_t * (-math.expm1(log_pt)) ** gamma * log_pt  # 1 - p_t without cancellation near p_t = 1
 
 
 def _numbers(tree: Any) -> list[float]:
