@@ -8,7 +8,7 @@ import torch
 
 from losses import LOSS_NAMES, cross_entropy, get_loss, loss_gradient
 
-from .conftest import binary_case, multiclass_case
+from ._helpers import binary_case, multiclass_case
 
 
 def _autograd(name, x, target, **params):

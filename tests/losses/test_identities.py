@@ -16,7 +16,7 @@ from losses import (
     soft_truncated_cross_entropy,
 )
 
-from .conftest import binary_case, multiclass_case
+from ._helpers import binary_case, multiclass_case
 
 
 def _dists(rng, n=20, c=5):

@@ -11,7 +11,7 @@ import torch
 from losses import LOSS_NAMES, get_loss
 from losses import _kernels as kernels
 
-from .conftest import binary_case, multiclass_case, to_np
+from ._helpers import binary_case, multiclass_case, to_np
 
 LOSS_OPTIONS = {
     "cross_entropy": [{}],

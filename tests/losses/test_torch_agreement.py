@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from losses import cross_entropy, focal_loss, kl_divergence
 
-from .conftest import binary_case, multiclass_case, rel, to_np, torchvision_focal
+from ._helpers import binary_case, multiclass_case, rel, to_np, torchvision_focal
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
