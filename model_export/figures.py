@@ -1,0 +1,148 @@
+"""Figures of the ablation (matplotlib, Agg): the paper's figure 1, AP against iterations, loss anatomy.
+
+`figure1_curves` computes the loss of one element against `p_t` with the `losses` library itself (the same
+functions that train the detector), so the picture checks the formulas rather than redrawing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from numpy.typing import NDArray
+
+import losses
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+__all__ = [
+    "FIGURE1_CURVES",
+    "AnatomyCurves",
+    "Curve",
+    "figure1_curves",
+    "plot_anatomy",
+    "plot_ap_curves",
+    "plot_figure1",
+]
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A loss against `p_t`: `losses` name and parameters, the panel it is drawn in (0, 1; -1: both)."""
+
+    label: str
+    loss: str
+    params: Mapping[str, float | None]
+    panel: int
+
+
+FIGURE1_CURVES: tuple[Curve, ...] = (
+    Curve("CE", "cross_entropy", {}, -1),  # drawn in both panels
+    Curve("FL gamma=0", "focal", {"gamma": 0.0, "alpha": None}, 0),
+    Curve("FL gamma=0.5", "focal", {"gamma": 0.5, "alpha": None}, 0),
+    Curve("FL gamma=1", "focal", {"gamma": 1.0, "alpha": None}, 0),
+    Curve("FL gamma=2", "focal", {"gamma": 2.0, "alpha": None}, 0),
+    Curve("FL gamma=5", "focal", {"gamma": 5.0, "alpha": None}, 0),
+    Curve("hard m=0.6", "hard_truncated", {"m": 0.6}, 1),
+    Curve("soft m=0.5 K=1", "soft_truncated", {"m": 0.5, "k": 1.0}, 1),
+    Curve("soft m=0.5 K=5", "soft_truncated", {"m": 0.5, "k": 5.0}, 1),
+    Curve("soft m=0.6 K=1", "soft_truncated", {"m": 0.6, "k": 1.0}, 1),
+    Curve("soft m=0.6 K=5", "soft_truncated", {"m": 0.6, "k": 5.0}, 1),
+)
+
+
+def figure1_curves(
+    p_t: NDArray[np.float64], curves: Sequence[Curve] = FIGURE1_CURVES
+) -> dict[str, NDArray[np.float64]]:
+    """The loss of a positive element with probability `p_t [P]` (in (0, 1)) under each curve -> `[P]` each.
+
+    Evaluated from logits `logit(p_t)` with target 1, unreduced, in float64.
+    """
+    p = np.asarray(p_t, dtype=np.float64)
+    if p.ndim != 1 or not ((p > 0) & (p < 1)).all():
+        raise ValueError("p_t: must be a 1-D array of probabilities strictly inside (0, 1)")
+    x = np.log(p) - np.log1p(-p)  # [P] logits
+    y = np.ones_like(x)
+    out: dict[str, NDArray[np.float64]] = {}
+    for c in curves:
+        fn = losses.get_loss(c.loss)
+        out[c.label] = np.asarray(fn(x, y, kind="binary", reduction="none", **c.params), dtype=np.float64)
+    return out
+
+
+def plot_figure1(out_png: str | Path, points: int = 400) -> Path:
+    """The paper's figure 1 (left) and the truncated cross-entropies against CE (right)."""
+    p = np.linspace(0.0, 1.0, points + 2)[1:-1]  # [P]
+    values = figure1_curves(p)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for c in FIGURE1_CURVES:
+        style = ":" if c.label == "FL gamma=0" else "-"
+        for panel in (0, 1) if c.panel < 0 else (c.panel,):
+            axes[panel].plot(p, values[c.label], style, label=c.label.replace("gamma", r"$\gamma$"))
+    titles = ("cross-entropy and focal loss (paper fig. 1)", "hard and soft truncation")
+    for ax, title in zip(axes, titles, strict=True):
+        ax.set_xlabel("probability of ground truth class $p_t$")
+        ax.set_ylim(0, 5)
+        ax.set_xlim(0, 1)
+        ax.axvspan(0.6, 1.0, color="0.9", zorder=0)
+        ax.set_title(title)
+        ax.legend()
+    axes[0].set_ylabel("loss")
+    axes[0].text(0.62, 4.6, "well-classified", color="0.4")
+    fig.tight_layout()
+    return _save(fig, out_png)
+
+
+def plot_ap_curves(series: Mapping[str, Sequence[tuple[int, float]]], out_png: str | Path) -> Path:
+    """Validation AP against iterations: `series[label] = [(iteration, AP fraction), ...]`, one line each."""
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    styles = ["-", "--", "-.", ":"]
+    for i, (label, points) in enumerate(series.items()):
+        it = [p[0] for p in points]
+        ap = [100.0 * p[1] for p in points]
+        ax.plot(it, ap, styles[(i // 10) % len(styles)], marker="o", markersize=3, label=label)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("validation COCO AP (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return _save(fig, out_png)
+
+
+@dataclass(frozen=True)
+class AnatomyCurves:
+    """Cumulative normalised loss (paper fig. 4): at `fractions[i]` of the elements, sorted by loss ascending,
+    the share of the total loss they hold, for positives and for negatives (each ends at 1)."""
+
+    fractions: tuple[float, ...]
+    positives: tuple[float, ...]
+    negatives: tuple[float, ...]
+
+
+def plot_anatomy(curves: Mapping[str, AnatomyCurves], out_png: str | Path) -> Path:
+    """Two panels (positives, negatives), one line per labelled model."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    for label, c in curves.items():
+        axes[0].plot(c.fractions, c.positives, marker=".", label=label)
+        axes[1].plot(c.fractions, c.negatives, marker=".", label=label)
+    for ax, what in zip(axes, ("foreground (positive)", "background (negative)"), strict=True):
+        ax.set_xlabel(f"fraction of {what} elements, sorted by loss")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0].set_ylabel("cumulative normalised loss")
+    fig.tight_layout()
+    return _save(fig, out_png)
+
+
+def _save(fig: object, out_png: str | Path) -> Path:
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90)  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
+    return out
