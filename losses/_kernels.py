@@ -188,12 +188,16 @@ def cross_entropy_fast(
         return None
     w = check_weight(weight, input.shape, kind="multiclass")
     x = np.ascontiguousarray(input).reshape(-1, num_classes)  # [..., C] -> [n, C]
-    t = target.reshape(-1).astype(np.intp)
-    ignored = t == ignore_index
-    if not np.all(((t >= 0) & (t < num_classes)) | ignored):
-        return None
-    any_ignored = bool(ignored.any())
-    idx = np.where(ignored, 0, t) if any_ignored else t
+    t = target.reshape(-1)
+    t = t if t.dtype == np.intp else t.astype(np.intp)
+    in_range = t.size == 0 or (t.min() >= 0 and t.max() < num_classes)
+    if in_range and not 0 <= ignore_index < num_classes:  # the common case: nothing to ignore
+        ignored = None
+    else:
+        ignored = t == ignore_index
+        if not np.all(((t >= 0) & (t < num_classes)) | ignored):
+            return None
+    idx = np.where(ignored, 0, t) if ignored is not None else t
     out = np.empty(x.shape[0], dtype=x.dtype)
     ones = np.ones(num_classes, dtype=x.dtype)
     rows = max(1, CE_CHUNK // num_classes)
@@ -207,7 +211,7 @@ def cross_entropy_fast(
     sample_w = None if w is None else w.astype(x.dtype)[idx]
     if sample_w is not None:
         out *= sample_w
-    if any_ignored:
+    if ignored is not None:
         out[ignored] = 0
     if reduction == "none":
         return out.reshape(input.shape[:-1])
@@ -215,7 +219,8 @@ def cross_entropy_fast(
     if reduction == "sum":
         divisor = 1.0 if norm is None else max(1.0, norm)
     elif sample_w is not None:
-        divisor = float(np.sum(np.where(ignored, 0, sample_w), dtype=np.float64))
+        kept = sample_w if ignored is None else np.where(ignored, 0, sample_w)
+        divisor = float(np.sum(kept, dtype=np.float64))
     else:
-        divisor = float(len(t) - np.count_nonzero(ignored))
+        divisor = float(len(t) - (0 if ignored is None else np.count_nonzero(ignored)))
     return _finish(total, divisor, input.dtype)

@@ -89,10 +89,13 @@ def test_focal_kernel_equals_formula(rng, dtype, reduction):
 def test_cross_entropy_kernel_equals_formula(rng, dtype, reduction):
     x, t = multiclass_case(rng, n=3000, c=80, dtype=dtype)  # several chunks, one with |x| = 100
     t[10:20] = -100
-    for weight in (None, rng.uniform(0.2, 2.0, 80)):
-        fast = get_loss("cross_entropy")(x, t, weight=weight, reduction=reduction)
+    for weight, ignore in itertools.product((None, rng.uniform(0.2, 2.0, 80)), (-100, 3)):
+        target = t if ignore == -100 else np.where(t < 0, 0, t)  # ignore_index 3: a real class is ignored
+        fast = get_loss("cross_entropy")(x, target, weight=weight, reduction=reduction, ignore_index=ignore)
         with kernels.disabled():
-            slow = get_loss("cross_entropy")(x, t, weight=weight, reduction=reduction)
+            slow = get_loss("cross_entropy")(
+                x, target, weight=weight, reduction=reduction, ignore_index=ignore
+            )
         assert fast.dtype == slow.dtype == dtype
         tol = dict(rtol=3e-6, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(fast, slow, **tol)
