@@ -79,7 +79,7 @@ def _list(value: Any, field: str) -> list[Any]:
 
 
 def decode_request(
-    header: dict[str, Any], tail: bytes
+    header: dict[str, Any], tail: bytes | memoryview
 ) -> tuple[dict[str, Any], dict[str, Any], list[str], set[str]]:
     """Inputs, parameters, requested outputs and outputs wanted binary, from a parsed request.
 

@@ -105,7 +105,7 @@ def bytes_to_raw(values: Iterable[object]) -> bytes:
     return b"".join(parts)
 
 
-def bytes_from_raw(raw: bytes, count: int, field: str) -> npt.NDArray[np.object_]:
+def bytes_from_raw(raw: bytes | memoryview, count: int, field: str) -> npt.NDArray[np.object_]:
     """Parse ``count`` length-prefixed ``BYTES`` elements that must span ``raw`` exactly."""
     out = np.empty(count, dtype=object)
     view = memoryview(raw)
@@ -126,7 +126,9 @@ def bytes_from_raw(raw: bytes, count: int, field: str) -> npt.NDArray[np.object_
     return out
 
 
-def tensor_from_raw(raw: bytes, datatype: str, shape: Sequence[int], field: str) -> npt.NDArray[Any]:
+def tensor_from_raw(
+    raw: bytes | memoryview, datatype: str, shape: Sequence[int], field: str
+) -> npt.NDArray[Any]:
     """A tensor from its raw bytes; the byte count must match ``shape`` exactly. Zero-copy for numbers."""
     dims = _check_shape(shape, field)
     dtype = dtype_of(datatype, field)
@@ -211,17 +213,20 @@ def _text(value: object) -> str:
     return text
 
 
-def split_binary_body(body: bytes, header_length: int | None) -> tuple[dict[str, Any], bytes]:
-    """Split a request body into its JSON header and the binary tail (empty without the extension)."""
+def split_binary_body(body: bytes, header_length: int | None) -> tuple[dict[str, Any], memoryview]:
+    """Split a request body into its JSON header and the binary tail (a zero-copy view; empty without the
+    extension)."""
     if header_length is None:
-        head, tail = body, b""
+        head: bytes = body
+        tail = memoryview(b"")
     else:
         if header_length < 0 or header_length > len(body):
             raise InvalidInput(
                 f"Inference-Header-Content-Length: {header_length} is outside the body's {len(body)} bytes",
                 field="Inference-Header-Content-Length",
             )
-        head, tail = body[:header_length], body[header_length:]
+        view = memoryview(body)
+        head, tail = view[:header_length].tobytes(), view[header_length:]  # the header is small
     try:
         header = json.loads(head)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
