@@ -37,7 +37,8 @@ def loss_gradient(name: str, input: Any, target: Any, **params: Any) -> Array:
     """d(loss reduced as ``params['reduction']``)/d(logits): same shape, array type and dtype as ``input``.
 
     ``name`` is one of ``LOSS_NAMES``; ``params`` are that loss's keyword options (validated the same way).
-    Logits only: ``from_logits`` must be True (for ``entropy``, pass ``from_logits=True``; ``target`` None).
+    Logits only: ``from_logits`` must be True (for ``entropy``, pass ``from_logits=True``; its ``target``
+    is ignored, so a caller may pass the same labels to every loss).
     """
     fn = get_loss(name)
     signature = inspect.signature(fn)
@@ -53,8 +54,6 @@ def loss_gradient(name: str, input: Any, target: Any, **params: Any) -> Array:
         raise LossInputError(
             "from_logits", "analytic gradients are with respect to logits: pass from_logits=True"
         )
-    if name == "entropy" and target is not None:
-        raise LossInputError("target", "entropy takes no target: pass None")
     fn(input, target, **params) if name != "entropy" else fn(input, **params)  # validates every argument
     x64 = np.asarray(
         as_numpy(check_input(input, from_logits=True, kind=check_kind(opts["kind"]))), np.float64
