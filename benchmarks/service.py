@@ -81,6 +81,7 @@ class Context:
     duration: float
     max_batch_size: int
     workdir: Path
+    service_env: dict[str, str] = field(default_factory=dict)  # extra FOCALSERVE_* for the service
     servers: dict[str, str] = field(default_factory=dict)  # row name -> base URL
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -146,7 +147,7 @@ def service_url(ctx: Context) -> str:
             "FOCALSERVE_MAX_BATCH_SIZE": str(ctx.max_batch_size),
             "FOCALSERVE_LOG_LEVEL": "warning",
             "FOCALSERVE_GRPC_MAX_MESSAGE_BYTES": str(1 << 30),
-        }
+        } | ctx.service_env
         grpc_port = free_port()
         cmd = [
             sys.executable,
@@ -530,6 +531,9 @@ def main() -> None:
     parser.add_argument("--max-batch-size", type=int, default=8)
     parser.add_argument("--elements", type=int, default=8_000_000)
     parser.add_argument("--rows", nargs="+", default=None, help="detection rows to run (default: all)")
+    parser.add_argument(
+        "--service-env", nargs="*", default=[], help="extra KEY=VALUE settings for the service"
+    )
     parser.add_argument("--skip-detect", action="store_true")
     parser.add_argument("--skip-score", action="store_true")
     args = parser.parse_args()
@@ -541,6 +545,7 @@ def main() -> None:
         ctx = Context(
             args.model_repository, model, test_image(), args.duration, args.max_batch_size, Path(tmp)
         )
+        ctx.service_env = dict(kv.split("=", 1) for kv in args.service_env)
         print(
             f"model {model} ({args.model_repository}); {os.cpu_count()} CPUs; image {len(ctx.image)} B; "
             f"max batch {args.max_batch_size}; {args.duration:g} s per point, median of {args.repeat}"

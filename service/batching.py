@@ -143,6 +143,8 @@ class Batcher:
         max_batch_size: most rows per model call.
         max_queue_delay_s: longest a request waits for a fuller batch.
         queue_size: most requests waiting; more -> `Overloaded`.
+        instances: batches that may run at once (Triton's ``instance_group`` count); while all run, new
+            requests wait and join the next batch.
         observer: optional metrics sink.
     """
 
@@ -156,6 +158,7 @@ class Batcher:
         max_batch_size: int,
         max_queue_delay_s: float,
         queue_size: int,
+        instances: int = 1,
         observer: BatchObserver | None = None,
     ) -> None:
         self.model, self.version = model, version
@@ -168,6 +171,8 @@ class Batcher:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._recent_batch_s = 0.0
+        self._slots = asyncio.Semaphore(instances)
+        self._running: set[asyncio.Task[None]] = set()
 
     @property
     def depth(self) -> int:
@@ -185,8 +190,11 @@ class Batcher:
         self._wakeup.set()
         if self._task is None:
             return
+        deadline = time.monotonic() + grace_s
         try:
             await asyncio.wait_for(asyncio.shield(self._task), grace_s)
+            if self._running:
+                await asyncio.wait(self._running, timeout=max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -238,10 +246,32 @@ class Batcher:
 
     async def _loop(self) -> None:
         while True:
+            await self._slots.acquire()  # a free instance first: meanwhile requests queue up and batch
+            try:
+                batch = await self._next_batch()
+            except BaseException:
+                self._slots.release()
+                raise
+            if batch is None:
+                self._slots.release()
+                return
+            task = asyncio.get_running_loop().create_task(self._run_then_release(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _run_then_release(self, batch: list[_Pending]) -> None:
+        try:
+            await self._run_batch(batch)
+        finally:
+            self._slots.release()
+
+    async def _next_batch(self) -> list[_Pending] | None:
+        """Wait for the next batch by the policy; None once closing with nothing queued."""
+        while True:
             self._drop_abandoned()
             if not self._queue:
                 if self._closing:
-                    return
+                    return None
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
@@ -261,7 +291,7 @@ class Batcher:
                 continue
             batch = [self._queue.popleft() for _ in range(plan.take)]
             self._report_depth()
-            await self._run_batch(batch)
+            return batch
 
     def _drop_abandoned(self) -> None:
         if any(p.future.done() for p in self._queue):

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         le=60_000,
         description="How long the oldest queued request waits for others to join.",
     )
+    model_instances: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Batches of one model version that may run at once (Triton's count).",
+    )
     queue_size: int = Field(
         default=256, ge=1, description="Requests that may wait per model version before 503."
     )

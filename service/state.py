@@ -96,6 +96,7 @@ class ServiceState:
                     max_batch_size=max_batch,
                     max_queue_delay_s=s.max_queue_delay_s,
                     queue_size=s.queue_size,
+                    instances=s.model_instances,
                     observer=self.metrics,
                 )
                 mv.batcher.start()

@@ -193,3 +193,18 @@ def test_stop_runs_what_is_queued() -> None:
         assert (await pending).outputs["y"].tolist() == [[2.0]]
 
     run(main())
+
+
+def test_two_instances_run_two_batches_at_once() -> None:
+    async def main() -> None:
+        model = Recorder()
+        model.gate.clear()  # the first batches block until released
+        b = await _batcher(model, max_batch_size=1, max_queue_delay_s=0, instances=2)
+        pending = [asyncio.ensure_future(b.submit({"x": np.ones((1, 1))}, timeout_s=5)) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        assert b.depth == 1  # two batches taken by the two instances, one request waits
+        model.gate.set()
+        assert [len((await p).outputs["y"]) for p in pending] == [1, 1, 1]
+        await b.stop()
+
+    run(main())
