@@ -28,6 +28,7 @@ CHUNK = 65536  # elements per chunk: inputs + temporaries stay in L2
 CE_CHUNK = 163840  # elements per cross-entropy chunk (whole rows)
 _state: dict[str, Any] = {"enabled": True, "pool": None}
 _local = threading.local()
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 _Arr = np.ndarray[Any, Any]
 
 
@@ -43,11 +44,16 @@ def disabled() -> Iterator[None]:
 
 
 def _map(fn: Callable[[int], Any], starts: range) -> list[Any]:
-    if len(starts) <= 1:
+    """``[fn(i) for i in starts]``, the chunks split into one contiguous run per worker thread."""
+    workers = _WORKERS
+    if len(starts) <= 1 or workers == 1:
         return [fn(i) for i in starts]
     if _state["pool"] is None:
-        _state["pool"] = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="losses")
-    return list(_state["pool"].map(fn, starts))
+        _state["pool"] = ThreadPoolExecutor(workers, thread_name_prefix="losses")
+    per = -(-len(starts) // workers)  # ceil
+    runs = [starts[k : k + per] for k in range(0, len(starts), per)]
+    parts = list(_state["pool"].map(lambda run: [fn(i) for i in run], runs))
+    return [v for part in parts for v in part]
 
 
 def _buffer(size: int, dtype: Any) -> _Arr:
