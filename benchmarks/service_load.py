@@ -1,0 +1,183 @@
+"""Helpers of benchmarks/service.py that run in their own processes: the load generator and the reference
+servers (a bare FastAPI endpoint, a naive one-session-call-per-request handler), plus small shared helpers.
+
+    python benchmarks/service_load.py _load URL BODY_FILE CONTENT_TYPE CONCURRENCY SECONDS   -> JSON stats
+    python benchmarks/service_load.py _bare --port P
+    python benchmarks/service_load.py _naive REPOSITORY MODEL --port P
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import Body, FastAPI, Request
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_ready(url: str, path: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url + path, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url}{path} never became ready")
+
+
+async def _load(
+    url: str, body: bytes, content_type: str, concurrency: int, duration: float
+) -> dict[str, Any]:
+    """``concurrency`` keep-alive HTTP/1.1 connections on raw asyncio streams, each a closed loop.
+
+    A hand-rolled client on purpose: it costs microseconds of CPU per request, so on a 2-core machine the
+    generator does not take the CPU the server under test needs (httpx's async client costs ~1 ms a request).
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    request = (
+        f"POST {parts.path}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await reader.readexactly(length)
+        return status
+
+    async def worker(warm_until: float, until: float) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while (now := time.perf_counter()) < until:
+                status = await one(reader, writer)
+                if status != 200:
+                    errors += 1
+                elif now >= warm_until:
+                    latencies.append(time.perf_counter() - now)
+        finally:
+            writer.close()
+
+    warm = time.perf_counter() + min(1.0, duration / 4)
+    await asyncio.gather(*(worker(warm, warm + duration) for _ in range(concurrency)))
+    lat = np.asarray(latencies) * 1000
+    return {
+        "rps": len(latencies) / duration,
+        "p50_ms": float(np.percentile(lat, 50)) if len(lat) else float("nan"),
+        "p99_ms": float(np.percentile(lat, 99)) if len(lat) else float("nan"),
+        "errors": errors,
+    }
+
+
+def _bare_app() -> Any:
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/receive")
+    async def receive(request: Request) -> dict[str, int]:
+        return {"received": len(await request.body())}
+
+    return app
+
+
+def _naive_app(repository: str, model: str) -> Any:
+    from service.preprocess import prepare_image
+    from service.repository import scan_repository
+    from service.settings import Settings
+
+    settings = Settings(model_repository=Path(repository))
+    mv = scan_repository(Path(repository)).get(model)
+    mv.load(
+        preferences=list(settings.execution_providers),
+        intra_op_threads=settings.intra_op_threads,
+        inter_op_threads=settings.inter_op_threads,
+    )
+    spec = mv.input_spec()
+    app = FastAPI()
+
+    @app.get("/health")
+    def health() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/detect")  # a plain sync handler: FastAPI runs it in its thread pool, one session call each
+    def detect(data: bytes = Body(..., media_type="image/jpeg")) -> dict[str, Any]:
+        prepared = prepare_image(data, spec, max_pixels=10**8)
+        out = mv.run({spec.name: prepared.tensor[None]})
+        n = int(out["num_detections"][0])
+        return {
+            "boxes": (out["boxes"][0, :n] / prepared.scale).tolist(),
+            "scores": out["scores"][0, :n].tolist(),
+        }
+
+    return app
+
+
+def _serve(app: Any, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def test_image(size: int = 128) -> bytes:
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray((rng.random((size, size, 3)) * 60 + 90).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x, y, r = rng.integers(10, size - 10), rng.integers(10, size - 10), rng.integers(5, 16)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_load":
+        url, body_file, content_type, conc, duration = sys.argv[2:7]
+        import uvloop
+
+        stats = uvloop.run(_load(url, Path(body_file).read_bytes(), content_type, int(conc), float(duration)))
+        print(json.dumps(stats))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_bare":
+        _serve(_bare_app(), int(sys.argv[sys.argv.index("--port") + 1]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_naive":
+        _serve(_naive_app(sys.argv[2], sys.argv[3]), int(sys.argv[sys.argv.index("--port") + 1]))
+    else:
+        raise SystemExit(__doc__)
