@@ -64,33 +64,28 @@ def image_png(size: int = 128) -> bytes:
 # ---------------------------------------------------------------- load generator (runs in its own process)
 
 
-async def _grpc_load(target: str, wire: bytes, concurrency: int, duration: float) -> dict[str, Any]:
-    """Closed loop: ``concurrency`` clients each send the pre-serialized Detect request again on reply."""
-    import grpc
-
+async def _closed_loop(send: Callable[[], Any], concurrency: int, duration: float) -> dict[str, Any]:
+    """``concurrency`` clients, each sending again on reply; a short warm-up, then ``duration`` measured."""
     latencies: list[float] = []
     errors = 0
-    options = [("grpc.max_send_message_length", 1 << 28), ("grpc.max_receive_message_length", 1 << 28)]
-    async with grpc.aio.insecure_channel(target, options=options) as channel:
-        detect = channel.unary_unary("/focalserve.v1.DetectionService/Detect")  # bytes in, bytes out
 
-        async def worker(until: float, record: bool) -> None:
-            nonlocal errors
-            while time.perf_counter() < until:
-                started = time.perf_counter()
-                try:
-                    await detect(wire, timeout=60)
-                except grpc.aio.AioRpcError:
-                    errors += 1
-                    continue
-                if record:
-                    latencies.append(time.perf_counter() - started)
+    async def worker(until: float, record: bool) -> None:
+        nonlocal errors
+        while time.perf_counter() < until:
+            started = time.perf_counter()
+            try:
+                await send()
+            except Exception:
+                errors += 1
+                continue
+            if record:
+                latencies.append(time.perf_counter() - started)
 
-        warm = time.perf_counter() + min(1.0, duration / 4)
-        await asyncio.gather(*(worker(warm, False) for _ in range(concurrency)))
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(started + duration, True) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    warm = time.perf_counter() + min(1.0, duration / 4)
+    await asyncio.gather(*(worker(warm, False) for _ in range(concurrency)))
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(started + duration, True) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
     lat = np.asarray(latencies) * 1000
     return {
         "rps": len(latencies) / elapsed,
@@ -100,6 +95,42 @@ async def _grpc_load(target: str, wire: bytes, concurrency: int, duration: float
     }
 
 
+async def _load(protocol: str, target: str, body: bytes, concurrency: int, duration: float) -> dict[str, Any]:
+    """gRPC: ``body`` is a serialized DetectRequest sent as is; REST: ``body`` is the image to POST."""
+    if protocol == "grpc":
+        import grpc
+
+        options = [("grpc.max_send_message_length", 1 << 28), ("grpc.max_receive_message_length", 1 << 28)]
+        async with grpc.aio.insecure_channel(target, options=options) as channel:
+            detect = channel.unary_unary("/focalserve.v1.DetectionService/Detect")  # bytes in, bytes out
+            return await _closed_loop(lambda: detect(body, timeout=60), concurrency, duration)
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def post() -> None:
+            response = await client.post(target, content=body, headers={"content-type": "image/png"})
+            response.raise_for_status()
+
+        return await _closed_loop(post, concurrency, duration)
+
+
+def _run_load(protocol: str, target: str, body: bytes, concurrency: int, duration: float) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        f.write(body)
+        f.flush()
+        spec = json.dumps([protocol, target, f.name, concurrency, duration])
+        out = subprocess.run(
+            [sys.executable, __file__, "--loadgen", spec],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
 def grpc_detect_load(
     target: str, model: str, image: bytes, concurrency: int, duration: float
 ) -> dict[str, Any]:
@@ -107,17 +138,7 @@ def grpc_detect_load(
     from service._proto import detection_pb2
 
     wire = detection_pb2.DetectRequest(model=model, images=[image]).SerializeToString()
-    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
-        f.write(wire)
-        f.flush()
-        out = subprocess.run(
-            [sys.executable, __file__, "--loadgen", json.dumps([target, f.name, concurrency, duration])],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
+    return _run_load("grpc", target, wire, concurrency, duration)
 
 
 def grpc_score_seconds(
@@ -220,12 +241,7 @@ def grpc_score_times(
 
 
 def _rest_load(url: str, image: bytes, concurrency: int, duration: float) -> dict[str, Any]:
-    from benchmarks.service import Context, run_load
-
-    with tempfile.TemporaryDirectory() as tmp:
-        ctx = Context(Path(), "", image, duration, 8, Path(tmp))
-        m = run_load(url, image, "image/png", concurrency, duration, ctx)
-    return {"rps": m.throughput, "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "errors": m.errors}
+    return _run_load("rest", url, image, concurrency, duration)
 
 
 def detection_rows(
@@ -318,8 +334,9 @@ def main() -> None:
     parser.add_argument("--loadgen", help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.loadgen:
-        target, path, concurrency, duration = json.loads(ns.loadgen)
-        print(json.dumps(asyncio.run(_grpc_load(target, Path(path).read_bytes(), concurrency, duration))))
+        protocol, target, path, concurrency, duration = json.loads(ns.loadgen)
+        body = Path(path).read_bytes()
+        print(json.dumps(asyncio.run(_load(protocol, target, body, concurrency, duration))))
         return
     from tests.grpc.live import live_service, make_repository
 
