@@ -8,7 +8,7 @@ Rows (images/s, median of `--repeats` timed steps after a warm-up, batch `--batc
 The last table reads models/detector/1/metadata.json: how long producing the default model took when it was
 exported (training seconds, iterations, images/s) and the time a full run would take at this machine's rate.
 
-    .venv/bin/python benchmarks/train.py [--batch 16] [--repeats 7] [--threads 2]
+    .venv/bin/python benchmarks/train.py [--batch 16] [--repeats 7] [--threads 1]
 """
 
 from __future__ import annotations
@@ -16,16 +16,21 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-from rich.console import Console
-from rich.table import Table
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, sys.path[0] is benchmarks/, whose losses.py would shadow the `losses` package.
+sys.path[0] = str(ROOT)
 
-from model_export import (
+import torch  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from model_export import (  # noqa: E402
     Detector,
     DetectorConfig,
     PostprocessConfig,
@@ -34,9 +39,7 @@ from model_export import (
     make_anchors,
     postprocess,
 )
-from model_export.preprocess import InputSpec
-
-ROOT = Path(__file__).resolve().parents[1]
+from model_export.preprocess import InputSpec  # noqa: E402
 
 
 def _median_rate(step: Callable[[], None], images: int, repeats: int) -> float:
@@ -53,7 +56,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -102,7 +105,10 @@ def main() -> None:
     ref = rows[0][1]
     console = Console()
     table = Table(
-        "row", "images/s", "vs reference", title=f"training speed, batch {args.batch}, {args.threads} threads"
+        "row",
+        "images/s",
+        "vs reference",
+        title=f"training speed, batch {args.batch}, torch threads: {args.threads}",
     )
     for name, rate in rows:
         table.add_row(name, f"{rate:.1f}", f"{rate / ref:.2f}x")

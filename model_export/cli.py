@@ -86,6 +86,7 @@ def train_cmd(
         threads=threads,
         device=device,
     )
+    rank = dist.get_rank() if dist.is_initialized() else 0
     try:
         result = train(cfg)
     except ValueError as exc:
@@ -93,6 +94,8 @@ def train_cmd(
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
+    if rank != 0:
+        return
     table = Table("iteration", "mAP", "mAP50", "mAP75", title=f"{out_dir} ({result.seconds:.0f} s)")
     for e in result.evals:
         table.add_row(str(e.iteration), f"{e.mAP:.3f}", f"{e.mAP50:.3f}", f"{e.mAP75:.3f}")

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,13 @@ def check_parity(
     )
 
 
+def _project_version() -> str:
+    try:
+        return package_version("focalserve")
+    except PackageNotFoundError:  # run from a source tree that is not pip-installed
+        return "0+source"
+
+
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with Path(path).open("rb") as f:
@@ -187,7 +195,7 @@ def write_repository(
         "opset": opset,
         "model_sha256": sha256_file(onnx_path),
     }
-    meta.setdefault("created_by", f"model_export {package_version('focalserve')}")
+    meta.setdefault("created_by", f"model_export {_project_version()}")
     (vdir / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     d = int(metadata["max_detections"])
     spec = metadata["input"]

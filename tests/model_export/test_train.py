@@ -72,3 +72,11 @@ def test_resume_continues_exactly(tiny_data: dict[str, Path], tmp_path: Path) ->
     _, model, _, classes, state = load_run(tmp_path / "b")
     assert int(state["iteration"]) == straight.iterations and len(classes) == 5
     assert all(torch.equal(model.state_dict()[k], b[k]) for k in b)
+
+
+def test_unknown_or_missing_device_is_a_clear_error(tiny_data: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="device"):
+        train(tiny_config(tiny_data, tmp_path, device="tpu"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device: 'cuda'"):
+            train(tiny_config(tiny_data, tmp_path, device="cuda"))
