@@ -210,12 +210,18 @@ def _binary(be: Any, x: Any, t: Any, tv: Any, from_logits: bool, w: Any, ignore:
     same_shape("target", tv.shape, x.shape, "the input's shape")
     if tv.dtype.kind not in "biuf":
         raise LossInputError("target", f"must be numeric, got dtype {tv.dtype}")
-    ignored = tv == ignore
-    if not (((tv >= 0) & (tv <= 1)) | ignored).all():
-        raise LossInputError("target", f"binary targets must lie in [0, 1] (or equal ignore_index={ignore})")
+    if tv.size and tv.min() >= 0 and tv.max() <= 1 and not 0 <= ignore <= 1:
+        ignored = None  # the common case, decided by two fast reductions: all in range, none ignored
+    else:
+        ignored = tv == ignore
+        if not (((tv >= 0) & (tv <= 1)) | ignored).all():
+            raise LossInputError(
+                "target", f"binary targets must lie in [0, 1] (or equal ignore_index={ignore})"
+            )
+        ignored = ignored if ignored.any() else None
     counted = None
     y = t.to(x.dtype) if be.name == "torch" else t.astype(x.dtype)
-    if ignored.any():
+    if ignored is not None:
         counted = ~(t == ignore)
         y = be.where(counted, y, 0.0)
     if eps:
@@ -225,7 +231,8 @@ def _binary(be: Any, x: Any, t: Any, tv: Any, from_logits: bool, w: Any, ignore:
     else:
         pair = (be.clamped_log(x), be.clamped_log1m(x), y)
     elem_w = None if w is None else be.asarray(w, like=x)
-    hard = not eps and bool(np.all((tv == 0) | (tv == 1) | ignored))
+    hard_or_ignored = (tv == 0) | (tv == 1) if ignored is None else (tv == 0) | (tv == 1) | ignored
+    hard = not eps and bool(np.all(hard_or_ignored))
     return Dist(be, x, True, from_logits, pair=pair, counted=counted, elem_w=elem_w, hard=hard)
 
 
