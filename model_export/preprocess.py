@@ -6,7 +6,7 @@ and a test checks this module against the document's formulas.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,12 +30,10 @@ class InputSpec:
     dtype: str = "float32"
     color: str = "RGB"
     resize: str = "letterbox"
-    extra: dict[str, str] = field(default_factory=dict)
 
     def to_metadata(self) -> dict[str, object]:
         """The dict written under `input` in metadata.json."""
         d = asdict(self)
-        d.pop("extra")
         d["mean"] = list(self.mean)
         d["std"] = list(self.std)
         return d

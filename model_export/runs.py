@@ -34,9 +34,7 @@ def config_from_dict(d: dict[str, Any]) -> TrainConfig:
     det = dict(d.pop("detector", {}))
     anchors = AnchorConfig(**_tuples(det.pop("anchors", {})))
     detector = DetectorConfig(**_tuples(det), anchors=anchors)
-    spec = dict(d.pop("input", {}))
-    spec.pop("extra", None)
-    input_spec = InputSpec(**_tuples(spec))
+    input_spec = InputSpec(**_tuples(d.pop("input", {})))
     post = PostprocessConfig(**d.pop("post", {}))
     known = {f.name for f in fields(TrainConfig)}
     unknown = set(d) - known
