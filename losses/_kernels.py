@@ -3,10 +3,10 @@
 The input is cut into cache-sized chunks and each chunk runs a short sequence of numpy ufuncs (SIMD
 ``exp``/``log1p``) in place, on a pool of threads (numpy releases the GIL), then is summed in float64. We
 measured ``numexpr`` too: without Intel VML it evaluates these transcendentals with scalar libm (and
-upcasts to float64), about 5x slower here, so the chunked ufuncs are the kernel.
+upcasts to float64), several times slower here, so the chunked ufuncs are the kernel.
 
 Each function returns None when it does not apply, and also when a chunk finds anything to complain about
-(non-finite logits, targets out of range, ignore_index present): the generic path then handles it or raises
+(non-finite logits, targets out of range; binary: ignored targets): the generic path then handles it or raises
 the proper ``LossInputError``. The parity tests compare both paths; ``disabled()`` turns the kernels off.
 """
 
