@@ -54,6 +54,7 @@ def test_run_writes_log_plot_checkpoint_and_evaluations(tiny_run: TrainResult) -
     assert losses[-1] < losses[0]
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tiny_data: dict[str, Path], tmp_path: Path) -> None:
     straight = train(
         tiny_config(tiny_data, tmp_path / "a", epochs=2, max_iterations=None, val_annotations=None)
