@@ -205,11 +205,23 @@ async def _infer_loss(
         )
     except TimeoutError:
         raise Timeout(f"model {model.name} did not finish within the timeout of {timeout_s:g} s") from None
+    except InvalidInput as exc:  # the scoring API's field names -> this model's input / parameter names
+        raise InvalidInput(exc.detail, field=_v2_field(exc.field, model)) from None
     value = result.losses[0]
     if value.value is None:
         assert value.per_sample is not None  # reduction "none"
         return {"loss": np.asarray(value.per_sample, dtype=np.float64)}
     return {"loss": np.array([value.value], dtype=np.float64)}
+
+
+def _v2_field(field: str | None, model: LossV2Model) -> str | None:
+    if field == "predictions":
+        return f"inputs.{model.first_input}"
+    if field == "labels":
+        return "inputs.targets"
+    if field is not None and field.startswith("losses[0]."):
+        return "parameters." + field.removeprefix("losses[0].")
+    return field
 
 
 def library_defaults(model: str) -> dict[str, Any]:

@@ -125,11 +125,11 @@ def test_model_infer_loss_errors_name_the_problem(stub) -> None:
 
     ok = np.zeros((2, 2), np.float32)
     cases = [
-        (loss_request(np.array([[np.nan, 0]] * 2, np.float32), ok), "logits"),
-        (loss_request(ok, np.zeros((2, 3), np.float32)), "labels"),
-        (loss_request(ok, ok, gamma=-1.0), "gamma"),
-        (loss_request(ok, ok, alpha=1.5), "alpha"),
-        (loss_request(ok, ok, reduction="median"), "reduction"),
+        (loss_request(np.array([[np.nan, 0]] * 2, np.float32), ok), "inputs.logits"),
+        (loss_request(ok, np.zeros((2, 3), np.float32)), "inputs.targets"),
+        (loss_request(ok, ok, gamma=-1.0), "parameters.gamma"),
+        (loss_request(ok, ok, alpha=1.5), "parameters.alpha"),
+        (loss_request(ok, ok, reduction="median"), "parameters.reduction"),
         (loss_request(ok, ok, colour="red"), "parameters.colour"),
     ]
     for request, needle in cases:
