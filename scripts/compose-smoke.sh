@@ -13,7 +13,8 @@
 # Environment: BASE_IMAGE (default focalserve-base:bookworm, made if missing), FOCALSERVE_MODELS, PYTHON,
 # FOCALSERVE_BUILD_NETWORK (default host: the build reaches the package index like the host does),
 # SMOKE_PROJECT (compose project name, default focalserve-smoke), SMOKE_KEEP=1 (leave the stack up),
-# SMOKE_GRPC=0 (skip the gRPC checks).
+# SMOKE_GRPC=0 (skip the gRPC checks), SMOKE_TRAIN=1 (also build the train image and serve a tiny model that
+# the compose train service trains and exports; TORCH_INDEX_URL is passed on to that build when set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +34,7 @@ client=("$PYTHON" deploy/smoke_client.py)
 
 docker info >/dev/null 2>&1 || { echo "no Docker engine answers (start dockerd first)" >&2; exit 2; }
 command -v docker-compose >/dev/null || { echo "docker-compose missing (apt-get install docker-compose)" >&2; exit 2; }
-[[ -f "$FOCALSERVE_MODELS/detector/1/model.onnx" ]] || {
+[[ "${SMOKE_TRAIN:-0}" == 1 || -f "$FOCALSERVE_MODELS/detector/1/model.onnx" ]] || {
     echo "no model at $FOCALSERVE_MODELS/detector/1/model.onnx: make default-model first" >&2
     exit 2
 }
@@ -63,6 +64,7 @@ cleanup() {
         phase "down"
         "${compose[@]}" down --volumes --remove-orphans --timeout 40 >/dev/null 2>&1 || true
     fi
+    [[ -n "${trained_models:-}" ]] && rm -rf "$trained_models"
     printf '[smoke %4ss] finished rc=%s\n' "$(($(date +%s) - start))" "$rc"
 }
 trap cleanup EXIT
@@ -70,14 +72,45 @@ trap cleanup EXIT
 phase "base image $BASE_IMAGE"
 deploy/make-base-image.sh "$BASE_IMAGE"
 
-phase "build focalserve:cpu and focalserve-lb (BASE_IMAGE=$BASE_IMAGE)"
-for stage in cpu lb; do
-    tag=focalserve:cpu
-    [[ $stage == lb ]] && tag=focalserve-lb:latest
-    docker build --quiet --network "$FOCALSERVE_BUILD_NETWORK" --build-arg BASE_IMAGE="$BASE_IMAGE" \
-        --target "$stage" --tag "$tag" . 2>&1 | grep -v -i -E 'legacy builder|buildx|docs.docker.com' || true
+build() {  # build STAGE TAG [extra docker build args]: fails loudly, shows the log only on failure
+    local stage=$1 tag=$2 log
+    shift 2
+    log=$(mktemp)
+    if ! docker build --network "$FOCALSERVE_BUILD_NETWORK" --build-arg BASE_IMAGE="$BASE_IMAGE" \
+            --target "$stage" --tag "$tag" "$@" . >"$log" 2>&1; then
+        tail -40 "$log" >&2
+        rm -f "$log"
+        echo "docker build --target $stage failed" >&2
+        return 1
+    fi
+    rm -f "$log"
     docker image inspect "$tag" --format "  $tag: {{.Size}} bytes, user {{.Config.User}}"
-done
+}
+
+phase "build focalserve:cpu and focalserve-lb (BASE_IMAGE=$BASE_IMAGE)"
+build cpu focalserve:cpu
+build lb focalserve-lb:latest
+
+if [[ "${SMOKE_TRAIN:-0}" == 1 ]]; then
+    # The one-shot train service, through compose (its volume and user), on a tiny budget: a few images and
+    # iterations, exported into a fresh repository that the rest of the smoke then serves.
+    phase "build focalserve:train (TORCH_INDEX_URL=${TORCH_INDEX_URL-<Dockerfile default>})"
+    build train focalserve:train ${TORCH_INDEX_URL+--build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL"}
+    phase "train + export a tiny model with the train service"
+    trained_models="$(mktemp -d /tmp/focalserve-smoke-models.XXXXXX)"
+    export FOCALSERVE_MODELS="$trained_models"
+    chown 10001:10001 "$FOCALSERVE_MODELS" 2>/dev/null || chmod 0777 "$FOCALSERVE_MODELS"
+    "${compose[@]}" --profile train run --rm --no-deps --entrypoint sh train -c '
+        set -e
+        python -m model_export generate --out /tmp/data/train --num-images 32 --seed 0 >/dev/null
+        python -m model_export generate --out /tmp/data/test --num-images 16 --seed 2 >/dev/null
+        python -m model_export train --train /tmp/data/train/instances.json --out /tmp/run \
+            --epochs 1 --max-iterations 3 --batch-size 8 --eval-every 0 >/dev/null
+        python -m model_export export --run /tmp/run --eval /tmp/data/test/instances.json --eval-seed 2 \
+            --repository /models >/dev/null' 2>&1 | sed 's/^/  /'
+    [[ "${SMOKE_TRAIN:-0}" == 1 || -f "$FOCALSERVE_MODELS/detector/1/model.onnx" ]] || { echo "the train service wrote no model" >&2; exit 1; }
+    ls -ln "$FOCALSERVE_MODELS/detector/1" | sed 's/^/  /'
+fi
 
 phase "up: 1 replica behind the lb on $url (REST) and $target (gRPC)"
 "${compose[@]}" up -d --no-build --quiet-pull 2>&1 | sed 's/^/  /'
