@@ -101,10 +101,11 @@ def plot_ap_curves(series: Mapping[str, Sequence[tuple[int, float]]], out_png: s
     """Validation AP against iterations: `series[label] = [(iteration, AP fraction), ...]`, one line each."""
     fig, ax = plt.subplots(figsize=(9, 5.5))
     styles = ["-", "--", "-.", ":"]
+    colours = [plt.get_cmap("tab20")(i) for i in range(20)]
     for i, (label, points) in enumerate(series.items()):
         it = [p[0] for p in points]
         ap = [100.0 * p[1] for p in points]
-        ax.plot(it, ap, styles[(i // 10) % len(styles)], marker="o", markersize=3, label=label)
+        ax.plot(it, ap, styles[i % 4], color=colours[i % 20], marker="o", markersize=3, label=label)
     ax.set_xlabel("iteration")
     ax.set_ylabel("validation COCO AP (%)")
     ax.grid(alpha=0.3)
