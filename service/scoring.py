@@ -11,6 +11,8 @@ soft); multiclass ``predictions`` are ``[..., C]`` and ``labels`` class indices 
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -84,13 +86,13 @@ class LossValue:
     per_sample: np.ndarray | None = None
     gradient: np.ndarray | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, arrays: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "value": self.value}
         if self.reduction is not None:
             out["reduction"] = self.reduction
-        if self.per_sample is not None:
+        if arrays and self.per_sample is not None:
             out["per_sample"] = self.per_sample.tolist()
-        if self.gradient is not None:
+        if arrays and self.gradient is not None:
             out["gradient"] = self.gradient.tolist()
         return out
 
@@ -104,9 +106,24 @@ class ScoreResult:
     clamped_count: int
     elements: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_npz(self) -> bytes:
+        """The result as an ``.npz``: ``summary`` (the JSON answer without arrays, as a string) and the arrays
+        ``losses.<i>.per_sample`` / ``losses.<i>.gradient`` in their own dtype and shape."""
+        arrays: dict[str, np.ndarray] = {}
+        summary = self.to_dict(arrays=False)
+        for i, v in enumerate(self.losses):
+            if v.per_sample is not None:
+                arrays[f"losses.{i}.per_sample"] = v.per_sample
+            if v.gradient is not None:
+                arrays[f"losses.{i}.gradient"] = v.gradient
+        buffer = io.BytesIO()
+        arrays["summary"] = np.array(json.dumps(summary))
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]
+        return buffer.getvalue()
+
+    def to_dict(self, *, arrays: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "losses": [v.to_dict() for v in self.losses],
+            "losses": [v.to_dict(arrays=arrays) for v in self.losses],
             "clamped_count": self.clamped_count,
             "elements": self.elements,
         }

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -79,7 +79,7 @@ _QUERY_OPTIONS = ("kind", "from_logits", "per_sample", "gradient", "anatomy", "l
 
 
 @router.post("/score", summary="Score predictions with the loss family", openapi_extra=_BODY)
-async def score_route(request: Request, state: ServiceState = Depends(get_state)) -> JSONResponse:
+async def score_route(request: Request, state: ServiceState = Depends(get_state)) -> Response:
     """Compute losses (values exactly the `losses` package's) and optionally per-sample values, gradients
     with respect to the logits, and the loss anatomy of the first loss.
 
@@ -87,7 +87,8 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
     (``np.savez`` with ``predictions`` and ``labels``), options in the query (``kind``, ``from_logits``,
     ``per_sample``, ``gradient``, ``anatomy``, ``losses`` as a JSON list or comma-separated names, or
     ``options`` as a whole JSON object); ``multipart/form-data`` with ``.npy`` parts ``predictions`` and
-    ``labels`` and a JSON ``options`` part.
+    ``labels`` and a JSON ``options`` part. With ``Accept: application/x-npz`` the answer is an ``.npz``:
+    ``summary`` (the JSON answer without arrays) and ``losses.<i>.per_sample`` / ``losses.<i>.gradient``.
     """
     kind = media_type(request)
     limit = state.settings.max_score_elements
@@ -115,6 +116,8 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
             field="Content-Type",
         )
     result = await state.in_cpu_pool(score, predictions, labels, options)
+    if "application/x-npz" in request.headers.get("accept", ""):
+        return Response(await state.in_cpu_pool(result.to_npz), media_type="application/x-npz")
     return JSONResponse(await state.in_cpu_pool(result.to_dict))
 
 

@@ -220,3 +220,23 @@ def test_binary_body_errors(live: Live) -> None:
         "/v1/score", files={"predictions": ("p.npy", b"not npy", "application/octet-stream")}
     )
     problem(r, 400, "predictions")
+
+
+def test_npz_answer_for_large_arrays(live: Live) -> None:
+    doc = {
+        "predictions": X.tolist(),
+        "labels": Y.tolist(),
+        "losses": [{"name": "focal"}, {"name": "cross_entropy"}],
+        "per_sample": True,
+        "gradient": True,
+    }
+    r = live.client.post("/v1/score", json=doc, headers={"accept": "application/x-npz"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-npz"
+    with np.load(io.BytesIO(r.content), allow_pickle=False) as npz:
+        summary = json.loads(str(npz["summary"]))
+        assert summary["losses"][0]["value"] == float(losses.focal_loss(X, Y))
+        assert "per_sample" not in summary["losses"][0]
+        np.testing.assert_array_equal(npz["losses.0.per_sample"], losses.focal_loss(X, Y, reduction="none"))
+        np.testing.assert_array_equal(
+            npz["losses.1.gradient"], losses.loss_gradient("cross_entropy", X, Y, kind="binary")
+        )
