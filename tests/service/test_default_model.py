@@ -12,9 +12,12 @@ from service.settings import DEFAULT_MODEL_REPOSITORY
 from .conftest import Live, run_service
 from .images import encode, iou
 
-pytestmark = pytest.mark.skipif(
-    not (DEFAULT_MODEL_REPOSITORY / "detector").is_dir(), reason="the default model is not in models/ yet"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (DEFAULT_MODEL_REPOSITORY / "detector").is_dir(), reason="the default model is not in models/ yet"
+    ),
+    pytest.mark.slow,  # imports model_export (torch) for the synthetic generator
+]
 
 
 @pytest.fixture(scope="module")

@@ -121,6 +121,7 @@ def test_pixel_limit_is_checked_from_the_header() -> None:
         decode_image(png_header_only(30_000, 30_000), max_pixels=10**12)
 
 
+@pytest.mark.slow  # the first one imports model_export (torch)
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "I;16", "CMYK", "P"])
 @pytest.mark.parametrize("size", [(200, 50), (37, 91), (64, 64)])
 def test_same_tensor_as_the_training_recipe(mode: str, size: tuple[int, int]) -> None:
