@@ -122,25 +122,27 @@ def ablate(
 
 
 def ablate_cmd(
-    out: Annotated[Path, typer.Option(help="where the table, JSON and plots go")] = Path("results/ablation"),
-    work_dir: Annotated[Path, typer.Option(help="data, run directories, per-setting cache")] = Path(
-        "runs/ablation"
-    ),
-    quick: Annotated[
-        bool, typer.Option(help="a tiny run (seconds): data, schedule and model all small")
-    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="table, JSON, plots [default: results/ablation; --quick: under work-dir]"),
+    ] = None,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="data, runs, cache [default: runs/ablation, runs/ablation-quick]")
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="a tiny run (seconds): small data and schedule")] = False,
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option(min=1, help="settings trained in parallel processes")] = 1,
     iterations: Annotated[int | None, typer.Option(min=1, help="override the schedule's length")] = None,
-    only: Annotated[
-        list[str] | None, typer.Option(help=f"setting keys: {', '.join(s.key for s in SETTINGS)}")
-    ] = None,
+    only: Annotated[list[str] | None, typer.Option(help=f"setting keys: {', '.join(KEYS)}")] = None,
     reuse: Annotated[
         bool, typer.Option(help="reuse finished settings cached in work_dir for this config")
     ] = False,
 ) -> None:
     """Train once per loss setting (CE, focal, FL*, hard/soft-truncated CE) and compare COCO AP."""
     cfg = replace(QUICK if quick else FULL, seed=seed)
+    # A quick run never lands on the committed results or on the full run's directories.
+    work_dir = work_dir or Path("runs/ablation-quick" if quick else "runs/ablation")
+    out = out or (work_dir / "out" if quick else Path("results/ablation"))
     if iterations is not None:
         cfg = replace(cfg, iterations=iterations)
     if only:

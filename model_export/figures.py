@@ -135,7 +135,10 @@ def plot_anatomy(curves: Mapping[str, AnatomyCurves], out_png: str | Path) -> Pa
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if curves:
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, "no anatomy measured in this run", ha="center", va="center")
     axes[0].set_ylabel("cumulative normalised loss")
     fig.tight_layout()
     return _save(fig, out_png)

@@ -95,3 +95,12 @@ def test_unknown_setting_is_a_clear_error(tmp_path: Path):
 def test_workers_must_be_positive(tmp_path: Path):
     res = CliRunner().invoke(app, ["ablate", "--quick", "--workers", "0", "--out", str(tmp_path)])
     assert res.exit_code != 0 and "--workers" in res.output
+
+
+@pytest.mark.slow
+def test_quick_defaults_stay_away_from_the_committed_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["ablate", "--quick", "--only", "soft_m0.5_k1"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "runs" / "ablation-quick" / "out" / "ablation.md").exists()
+    assert not (tmp_path / "results").exists()

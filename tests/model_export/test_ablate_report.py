@@ -148,7 +148,8 @@ def test_plots_write_pngs(tmp_path):
     fr = tuple(round(0.05 * i, 2) for i in range(21))
     curve = tuple(f**3 for f in fr)
     an = plot_anatomy({"m": AnatomyCurves(fr, curve, curve)}, tmp_path / "sub" / "an.png")
-    for path in (fig1, ap, an):
+    empty = plot_anatomy({}, tmp_path / "empty.png")  # a run without the anatomy models: no legend warning
+    for path in (fig1, ap, an, empty):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 5_000
 
