@@ -7,6 +7,7 @@ clipped to the image.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import warnings
@@ -115,12 +116,30 @@ def letterbox(rgb: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, float]:
         resized = np.asarray(Image.fromarray(rgb, "RGB").resize((new_w, new_h), Image.Resampling.BILINEAR))
     else:
         resized = rgb
-    canvas = np.full((spec.height, spec.width, 3), spec.pad_value, dtype=np.float64)
-    canvas[:new_h, :new_w] = resized
-    mean = np.asarray(spec.mean, dtype=np.float64)
-    std = np.asarray(spec.std, dtype=np.float64)
-    normalised = (canvas * spec.scale - mean) / std
+    pad = spec.pad_value
+    if float(pad).is_integer() and 0 <= pad <= 255:
+        # pixels are 0..255: normalise through a per-channel table of the float64 formula (the same float32
+        # values, a quarter of the time)
+        canvas = np.full((spec.height, spec.width, 3), int(pad), dtype=np.uint8)
+        canvas[:new_h, :new_w] = resized
+        table = _normalisation_table(spec.scale, spec.mean, spec.std)  # [3, 256]
+        out = np.empty((3, spec.height, spec.width), dtype=np.float32)
+        for c in range(3):
+            np.take(table[c], canvas[:, :, c], out=out[c])
+        return out, s
+    wide = np.full((spec.height, spec.width, 3), pad, dtype=np.float64)
+    wide[:new_h, :new_w] = resized
+    normalised = (wide * spec.scale - np.asarray(spec.mean)) / np.asarray(spec.std)
     return np.ascontiguousarray(normalised.transpose(2, 0, 1), dtype=np.float32), s
+
+
+@functools.lru_cache(maxsize=16)
+def _normalisation_table(
+    scale: float, mean: tuple[float, float, float], std: tuple[float, float, float]
+) -> np.ndarray:
+    """``float32((v * scale - mean_c) / std_c)`` for every pixel value ``v`` in 0..255: ``[3, 256]``."""
+    values = np.arange(256, dtype=np.float64)
+    return np.stack([((values * scale - m) / sd).astype(np.float32) for m, sd in zip(mean, std, strict=True)])
 
 
 def prepare_image(data: bytes, spec: InputSpec, *, max_pixels: int, field: str = "image") -> Prepared:

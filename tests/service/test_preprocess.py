@@ -139,3 +139,18 @@ def test_same_tensor_as_the_training_recipe(mode: str, size: tuple[int, int]) ->
     ours, s_ours = letterbox(to_rgb(image), SPEC)
     assert s_ours == s_theirs
     np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("pad", [0.0, 114.0, 0.5])
+def test_table_and_formula_paths_agree(pad: float) -> None:
+    spec = InputSpec("images", 40, 30, 1 / 255, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), pad)
+    rgb = np.random.default_rng(2).integers(0, 256, (17, 50, 3), dtype=np.uint8)
+    tensor, s = letterbox(rgb, spec)
+    canvas = np.full((40, 30, 3), pad)
+    resized = np.asarray(Image.fromarray(rgb).resize((30, 10), Image.Resampling.BILINEAR))
+    canvas[:10, :30] = resized
+    expected = (
+        ((canvas / 255 - np.array(spec.mean)) / np.array(spec.std)).transpose(2, 0, 1).astype(np.float32)
+    )
+    assert s == pytest.approx(30 / 50)
+    np.testing.assert_array_equal(tensor, expected)
