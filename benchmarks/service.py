@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LOAD = Path(__file__).with_name("service_load.py")
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.service_load import free_port, test_image, wait_ready  # noqa: E402
+from benchmarks.service_load import free_port, process_cpu_seconds, test_image, wait_ready  # noqa: E402
 
 
 # --- measurements
@@ -56,6 +56,7 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     errors: int = 0
+    cpu_ms: float = float("nan")  # server (or pipeline) CPU milliseconds per image, all threads
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Context:
     workdir: Path
     service_env: dict[str, str] = field(default_factory=dict)  # extra FOCALSERVE_* for the service
     servers: dict[str, str] = field(default_factory=dict)  # row name -> base URL
+    pids: dict[str, int] = field(default_factory=dict)  # row name -> server process id
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
 
@@ -100,6 +102,7 @@ def start_process(
         stderr=subprocess.STDOUT,
     )
     ctx.procs.append(proc)
+    ctx.pids[name] = proc.pid
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, ready_path, proc)
     ctx.servers[name] = url
@@ -142,9 +145,21 @@ def service_url(ctx: Context) -> str:
 
 # --- load generator
 def run_load(
-    url: str, body: bytes, content_type: str, concurrency: int, duration: float, ctx: Context
+    url: str,
+    body: bytes,
+    content_type: str,
+    concurrency: int,
+    duration: float,
+    ctx: Context,
+    server: str = "",
 ) -> Measurement:
-    """Closed-loop load from another process: ``concurrency`` clients, each sending again on reply."""
+    """Closed-loop load from another process: ``concurrency`` clients, each sending again on reply.
+
+    With ``server`` (a row name in ``ctx.pids``), also the server's CPU time per request (all its threads):
+    a figure the other processes on a shared machine do not distort the way they distort throughput.
+    """
+    pid = ctx.pids.get(server)
+    cpu0 = process_cpu_seconds(pid) if pid else 0.0
     body_file = ctx.workdir / "body.bin"
     body_file.write_bytes(body)
     out = subprocess.run(
@@ -164,19 +179,23 @@ def run_load(
         cwd=ROOT,
     )
     stats = json.loads(out.stdout)
-    return Measurement("", concurrency, stats["rps"], stats["p50_ms"], stats["p99_ms"], stats["errors"])
+    m = Measurement("", concurrency, stats["rps"], stats["p50_ms"], stats["p99_ms"], stats["errors"])
+    if pid and stats["total"]:
+        m.cpu_ms = (process_cpu_seconds(pid) - cpu0) * 1000 / stats["total"]
+    return m
 
 
 # --- detection rows
 def detect_service(ctx: Context, concurrency: int) -> Measurement:
     url = service_url(ctx) + f"/v1/models/{ctx.model}/detect"
-    return run_load(url, ctx.image, "image/jpeg", concurrency, ctx.duration, ctx)
+    return run_load(url, ctx.image, "image/jpeg", concurrency, ctx.duration, ctx, server="service")
 
 
 def detect_bare(ctx: Context, concurrency: int) -> Measurement:
     if "bare" not in ctx.servers:
         start_process(ctx, "bare", [sys.executable, str(LOAD), "_bare"], "/health")
-    return run_load(ctx.servers["bare"] + "/receive", ctx.image, "image/jpeg", concurrency, ctx.duration, ctx)
+    url = ctx.servers["bare"] + "/receive"
+    return run_load(url, ctx.image, "image/jpeg", concurrency, ctx.duration, ctx, server="bare")
 
 
 def detect_naive(ctx: Context, concurrency: int) -> Measurement:
@@ -184,7 +203,8 @@ def detect_naive(ctx: Context, concurrency: int) -> Measurement:
         start_process(
             ctx, "naive", [sys.executable, str(LOAD), "_naive", str(ctx.repository), ctx.model], "/health"
         )
-    return run_load(ctx.servers["naive"] + "/detect", ctx.image, "image/jpeg", concurrency, ctx.duration, ctx)
+    url = ctx.servers["naive"] + "/detect"
+    return run_load(url, ctx.image, "image/jpeg", concurrency, ctx.duration, ctx, server="naive")
 
 
 def detect_inprocess(ctx: Context, concurrency: int) -> Measurement:
@@ -210,19 +230,18 @@ def detect_inprocess(ctx: Context, concurrency: int) -> Measurement:
 
     one_batch()
     times = []
+    cpu0 = time.process_time()  # this process: the pool threads and ONNX Runtime's threads included
     started = time.perf_counter()
     while time.perf_counter() - started < ctx.duration:
         t0 = time.perf_counter()
         one_batch()
         times.append(time.perf_counter() - t0)
+    cpu_ms = (time.process_time() - cpu0) * 1000 / (batch * len(times))
     pool.shutdown()
     lat = np.asarray(times) * 1000
+    rate = batch * len(times) / sum(times)
     return Measurement(
-        "",
-        concurrency,
-        batch * len(times) / sum(times),
-        float(np.percentile(lat, 50)),
-        float(np.percentile(lat, 99)),
+        "", concurrency, rate, float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), 0, cpu_ms
     )
 
 
@@ -353,11 +372,14 @@ SCORE_ROWS["grpc"] = score_grpc
 # --- report
 def report_detection(results: dict[str, dict[int, Measurement]], concurrencies: list[int]) -> None:
     print("\nDetection (images/s, latency ms; closed loop, one image per request)")
-    print(f"{'row':<12} {'conc':>4} {'img/s':>9} {'p50':>8} {'p99':>8} {'err':>4}")
+    print(f"{'row':<12} {'conc':>4} {'img/s':>9} {'p50':>8} {'p99':>8} {'err':>4} {'cpu ms/img':>11}")
     for name, by_conc in results.items():
         for c in concurrencies:
             m = by_conc[c]
-            print(f"{name:<12} {c:>4} {m.throughput:>9.1f} {m.p50_ms:>8.2f} {m.p99_ms:>8.2f} {m.errors:>4}")
+            print(
+                f"{name:<12} {c:>4} {m.throughput:>9.1f} {m.p50_ms:>8.2f} {m.p99_ms:>8.2f} {m.errors:>4} "
+                f"{m.cpu_ms:>11.2f}"
+            )
     if {"service", "in-process", "bare-http", "naive"} <= set(results):
         print("\nRatios (service throughput over ...)")
         print(f"{'conc':>4} {'limit':>12} {'vs limit':>9} {'vs naive':>9}")

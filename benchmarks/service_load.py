@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -65,7 +66,7 @@ async def _load(
         f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     latencies: list[float] = []
-    errors = 0
+    errors = total = 0
 
     async def one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
         writer.write(request)
@@ -79,11 +80,12 @@ async def _load(
         return status
 
     async def worker(warm_until: float, until: float) -> None:
-        nonlocal errors
+        nonlocal errors, total
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while (now := time.perf_counter()) < until:
                 status = await one(reader, writer)
+                total += 1
                 if status != 200:
                     errors += 1
                 elif now >= warm_until:
@@ -99,6 +101,7 @@ async def _load(
         "p50_ms": float(np.percentile(lat, 50)) if len(lat) else float("nan"),
         "p99_ms": float(np.percentile(lat, 99)) if len(lat) else float("nan"),
         "errors": errors,
+        "total": total,
     }
 
 
@@ -166,6 +169,12 @@ def test_image(size: int = 128) -> bytes:
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=90)
     return buf.getvalue()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
