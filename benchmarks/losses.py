@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 from losses import cross_entropy, focal_loss  # noqa: E402
 
+PAUSE_S = 0.05
+
 
 def torchvision_focal(x: torch.Tensor, y: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> Any:
     """The published torchvision formula, reduction ``sum``."""
@@ -41,12 +43,17 @@ def torchvision_focal(x: torch.Tensor, y: torch.Tensor, alpha: float = 0.25, gam
 def wall_times(
     ours: Callable[[], Any], ref: Callable[[], Any], repeats: int
 ) -> tuple[list[float], list[float]]:
-    """Wall times of each, measured interleaved so the machine's noise hits both alike."""
+    """Wall times of each, measured interleaved so the machine's noise hits both alike.
+
+    Each call starts after a short pause: torch's OpenMP workers spin for a while after a parallel region
+    and would otherwise take the cores from whichever call comes next.
+    """
     ours(), ref()  # warm-up
     t_ours: list[float] = []
     t_ref: list[float] = []
     for _ in range(repeats):
         for fn, times in ((ours, t_ours), (ref, t_ref)):
+            time.sleep(PAUSE_S)
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)
