@@ -151,21 +151,26 @@ def _ce_chunk(x: _Arr, x_t: _Arr, out: _Arr, ones: _Arr) -> bool:
 
     Row sums of exponentials in the input's dtype (SIMD exp, one matrix-vector product); the per-row
     finish in float64 as ``log(S exp(-x_t))``, so a confident row's small loss is not the difference of
-    two large numbers. Unshifted while every logit is within +-80 (no overflow, no vanishing row).
+    two large numbers. Unshifted while no logit is below -80 (no row can vanish) and no sum overflows;
+    otherwise the chunk is shifted by each row's max. NaN and -inf show in the min, +inf in the max.
     """
-    lo, hi = x.min(), x.max()
-    if not (math.isfinite(lo) and math.isfinite(hi)):
+    lo = x.min()
+    if not math.isfinite(lo):
         return False
     buf = _buffer(x.size, x.dtype).reshape(x.shape)  # [r, C], reused by this thread
     picked = x_t.astype(np.float64)
-    if hi <= 80 and lo >= -80:
-        sums = (np.exp(x, out=buf) @ ones).astype(np.float64)  # [r]
-        out[:] = np.log(sums * np.exp(-picked))
-    else:
-        m = x.max(axis=1, keepdims=True)  # [r, 1]
-        np.subtract(x, m, out=buf)
-        sums = (np.exp(buf, out=buf) @ ones).astype(np.float64)  # [r], each >= 1
-        out[:] = np.log(sums) + (m[:, 0].astype(np.float64) - picked)
+    if lo >= -80:
+        with np.errstate(over="ignore"):
+            sums = (np.exp(x, out=buf) @ ones).astype(np.float64)  # [r]
+        if np.isfinite(sums).all():
+            out[:] = np.log(sums * np.exp(-picked))
+            return True
+    m = x.max(axis=1, keepdims=True)  # [r, 1]
+    if not np.isfinite(m).all():
+        return False
+    np.subtract(x, m, out=buf)
+    sums = (np.exp(buf, out=buf) @ ones).astype(np.float64)  # [r], each >= 1
+    out[:] = np.log(sums) + (m[:, 0].astype(np.float64) - picked)
     return True
 
 
