@@ -25,6 +25,7 @@ import numpy as np
 from ._validate import check_weight
 
 CHUNK = 65536  # elements per chunk: inputs + temporaries stay in L2
+_LOG2E = 1.4426950408889634  # exp(v) = exp2(v log2 e); numpy's SIMD exp2 is much faster than its exp
 CE_CHUNK = 163840  # elements per cross-entropy chunk (whole rows)
 _state: dict[str, Any] = {"enabled": True, "pool": None}
 _local = threading.local()
@@ -149,10 +150,12 @@ def focal_fast(
 def _ce_chunk(x: _Arr, x_t: _Arr, out: _Arr, ones: _Arr) -> bool:
     """Per-row CE of a chunk ``[r, C]`` (target logits ``x_t [r]``) into ``out [r]``; False if invalid.
 
-    Row sums of exponentials in the input's dtype (SIMD exp, one matrix-vector product); the per-row
-    finish in float64 as ``log(S exp(-x_t))``, so a confident row's small loss is not the difference of
-    two large numbers. Unshifted while no logit is below -80 (no row can vanish) and no sum overflows;
-    otherwise the chunk is shifted by each row's max. NaN and -inf show in the min, +inf in the max.
+    Row sums of exponentials in the input's dtype, one matrix-vector product, with ``exp(x)`` computed as
+    ``exp2(x log2 e)`` (numpy's SIMD exp2 is faster than its exp; the per-element error measured stays below
+    torch's float32 log-softmax). The per-row finish runs in float64 as ``log(S exp(-x_t))``, so a
+    confident row's small loss is not the difference of two large numbers. Unshifted while no logit is
+    below -80 (no row can vanish) and no sum overflows; otherwise the chunk is shifted by each row's max.
+    NaN and -inf show in the min, +inf in the max.
     """
     lo = x.min()
     if not math.isfinite(lo):
@@ -160,8 +163,9 @@ def _ce_chunk(x: _Arr, x_t: _Arr, out: _Arr, ones: _Arr) -> bool:
     buf = _buffer(x.size, x.dtype).reshape(x.shape)  # [r, C], reused by this thread
     picked = x_t.astype(np.float64)
     if lo >= -80:
+        np.multiply(x, x.dtype.type(_LOG2E), out=buf)
         with np.errstate(over="ignore"):
-            sums = (np.exp(x, out=buf) @ ones).astype(np.float64)  # [r]
+            sums = (np.exp2(buf, out=buf) @ ones).astype(np.float64)  # [r]: exp(x) as exp2(x log2 e)
         if np.isfinite(sums).all():
             out[:] = np.log(sums * np.exp(-picked))
             return True
