@@ -151,3 +151,13 @@ for id in $(docker ps --filter "label=com.docker.compose.project=$project" -q); 
     docker inspect "$id" --format \
         '  {{.Name}}: user={{.Config.User}} read_only={{.HostConfig.ReadonlyRootfs}} cpus={{.HostConfig.NanoCpus}} memory={{.HostConfig.Memory}} health={{.State.Health.Status}}'
 done
+
+phase "stop: SIGTERM, drain, exit (stop_grace_period)"
+ids=$(docker ps --filter "label=com.docker.compose.project=$project" -q)
+"${compose[@]}" stop --timeout 40 2>&1 | sed 's/^/  /'
+for id in $ids; do
+    read -r name code oom < <(docker inspect "$id" --format '{{.Name}} {{.State.ExitCode}} {{.State.OOMKilled}}')
+    echo "  $name exited $code (oom killed: $oom)"
+    # 0: a clean exit after the drain. nginx exits 0 on SIGQUIT; 137 would mean docker had to SIGKILL.
+    [[ $code == 0 && $oom == false ]] || { echo "$name did not stop cleanly" >&2; exit 1; }
+done
