@@ -70,7 +70,9 @@ ENV FOCALSERVE_HOST=0.0.0.0 \
     FOCALSERVE_MODEL_REPOSITORY=/models \
     FOCALSERVE_EXECUTION_PROVIDERS=cpu
 WORKDIR /tmp
-USER focalserve
+ARG APP_UID
+# Numeric, so that Kubernetes runAsNonRoot can verify it.
+USER ${APP_UID}:${APP_UID}
 EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os,urllib.request as u; u.urlopen('http://127.0.0.1:%s/v2/health/ready' % os.environ.get('FOCALSERVE_HTTP_PORT', '8000'), timeout=4)"]
@@ -81,10 +83,11 @@ ENTRYPOINT ["python", "-m", "service"]
 FROM base AS lb
 RUN apt-get update \
  && apt-get install --yes --no-install-recommends nginx \
- && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled /etc/nginx/conf.d \
- && mkdir -p /tmp/nginx && chown focalserve:focalserve /tmp/nginx
+ && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled /etc/nginx/conf.d
 COPY deploy/nginx.conf /etc/nginx/nginx.conf
-USER focalserve
+ARG APP_UID
+# Numeric, so that Kubernetes runAsNonRoot can verify it.
+USER ${APP_UID}:${APP_UID}
 EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/v2/health/ready', timeout=4)"]
@@ -115,7 +118,9 @@ RUN pip install --no-deps ".[train]" \
 FROM base AS train
 COPY --from=build-train /opt/venv /opt/venv
 WORKDIR /tmp
-USER focalserve
+ARG APP_UID
+# Numeric, so that Kubernetes runAsNonRoot can verify it.
+USER ${APP_UID}:${APP_UID}
 ENTRYPOINT ["python", "-m", "model_export"]
 
 # -------------------------------------------------------------------------------------------- build (GPU)
@@ -164,7 +169,8 @@ ENV FOCALSERVE_HOST=0.0.0.0 \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 WORKDIR /tmp
-USER focalserve
+# Numeric, so that Kubernetes runAsNonRoot can verify it.
+USER ${APP_UID}:${APP_UID}
 EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os,urllib.request as u; u.urlopen('http://127.0.0.1:%s/v2/health/ready' % os.environ.get('FOCALSERVE_HTTP_PORT', '8000'), timeout=4)"]
