@@ -6,9 +6,11 @@ validates against Compose's schema where the binary exists (.ci/run installs it;
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +184,19 @@ def test_docker_compose_config_validates(args: list[str]) -> None:
     if "deploy/compose.gpu.yml" in args:
         assert rendered["services"]["service"]["build"]["target"] == "gpu"
         assert rendered["services"]["service"]["deploy"]["resources"]["limits"], "the base limits are kept"
+
+
+def test_train_command_matches_the_model_export_cli(services: dict[str, Any]) -> None:
+    command = services["train"]["command"]
+    out = subprocess.run(
+        [sys.executable, "-m", "model_export", command[0], "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"},
+    )
+    assert out.returncode == 0, out.stderr
+    for flag in (a for a in command[1:] if a.startswith("--")):
+        assert flag in out.stdout, f"model_export {command[0]} has no {flag}"
