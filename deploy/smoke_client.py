@@ -4,7 +4,7 @@
     python deploy/smoke_client.py detect  --url http://127.0.0.1:8000
     python deploy/smoke_client.py score   --url http://127.0.0.1:8000
     python deploy/smoke_client.py grpc-health --target 127.0.0.1:8001
-    python deploy/smoke_client.py balance --url http://127.0.0.1:8000 --target 127.0.0.1:8001 --replicas 2
+    python deploy/smoke_client.py balance --url http://127.0.0.1:8000 --target 127.0.0.1:8001
 
 Each prints one line and exits 0 when the check holds, else prints why and exits 1. HTTP uses only the
 standard library; the gRPC checks need grpcio + grpcio-health-checking (in the project's venv).
@@ -163,20 +163,20 @@ def grpc_health(args: argparse.Namespace) -> int:
 
 
 def balance(args: argparse.Namespace) -> int:
-    """Sends requests through the load balancer until every replica has answered some (bounded count)."""
-    seen: dict[str, int] = {}
+    """Sends a bounded number of requests through the load balancer; every one must succeed.
+
+    Which replica answered each is not visible to clients (nginx does not leak upstream addresses): the smoke
+    script reads it from nginx's access log, where these requests carry the query ``balance=1``.
+    """
     for _ in range(args.requests):
-        status, headers, _ = _request(f"{args.url}/v2/health/ready")
-        upstream = next((v for k, v in headers.items() if k.lower() == "x-upstream"), "?")
+        status, _, body = _request(f"{args.url}/v2/health/ready?balance=1")
         if status != 200:
-            return _fail(f"balance: HTTP {status} from {upstream}")
-        seen[upstream] = seen.get(upstream, 0) + 1
+            return _fail(f"balance: HTTP {status} {body[:200]!r}")
         # One gRPC call per round, each on a new connection, so that the lb picks a replica anew.
         if args.target and (grpc_status := _grpc_health(args.target)) != "SERVING":
             return _fail(f"balance: grpc health {grpc_status}")
-    if len(seen) < args.replicas:
-        return _fail(f"balance: {len(seen)} replica(s) answered, expected {args.replicas}: {seen}")
-    print(f"balance: {args.requests} REST requests spread over {len(seen)} replicas: {seen}")
+    grpc = f" + {args.requests} gRPC health checks" if args.target else ""
+    print(f"balance: {args.requests} REST requests{grpc} through the lb, all answered")
     return 0
 
 
@@ -192,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--timeout", type=float, default=120.0)
         if name == "balance":
             p.add_argument("--target", default="", help="also send gRPC health checks here")
-            p.add_argument("--replicas", type=int, default=2)
             p.add_argument("--requests", type=int, default=40)
     p = sub.add_parser("grpc-health")
     p.add_argument("--target", default="127.0.0.1:8001")

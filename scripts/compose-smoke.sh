@@ -5,7 +5,7 @@
 #   3. docker-compose up: one service replica behind nginx, on free ports of 127.0.0.1,
 #   4. readiness, a detection (PNG), a scoring request (checked against the focal loss computed here, plus a bad
 #      request that must be a 4xx), a gRPC health check through the lb,
-#   5. scaled to two replicas: both must answer REST and gRPC traffic sent through the lb,
+#   5. scaled to two replicas: both must answer REST and gRPC traffic sent through the lb (nginx's access log),
 #   6. down (always, also on failure, with the logs printed first).
 # Needs: a running Docker engine, docker-compose >= 1.28, debootstrap (root) unless BASE_IMAGE exists, the model
 # repository (./models with detector/1/model.onnx, or FOCALSERVE_MODELS), and .venv (grpcio for the gRPC checks).
@@ -136,13 +136,18 @@ while :; do
     [[ $(date +%s) -lt $deadline ]] || { echo "only $healthy healthy replica(s) after 180 s" >&2; exit 1; }
     sleep 2
 done
-"${client[@]}" balance --url "$url" --target "$target" --replicas 2 --requests 40
+"${client[@]}" balance --url "$url" --target "$target" --requests 40
+# Which replica answered: nginx's access log ("upstream=<address>"), our REST requests tagged with balance=1.
+count_upstreams() {  # count_upstreams PATTERN PORT: distinct replicas in the lb log lines holding PATTERN
+    "${compose[@]}" logs --no-color lb | grep -F "$1" | grep -o "upstream=[0-9.]*:$2" | sort | uniq -c
+}
+rest=$(count_upstreams 'GET /v2/health/ready?balance=1 HTTP/1.1" 200' 8000)
+echo "balance: REST answered by:" $rest
+[[ $(wc -l <<<"$rest") -ge 2 ]] || { echo "REST traffic did not reach both replicas" >&2; exit 1; }
 if [[ -n "$target" ]]; then
-    # gRPC answers carry no X-Upstream header: nginx's access log names the replica of each call.
-    grpc_replicas=$("${compose[@]}" logs --no-color lb | grep -F 'HTTP/2.0" 200' \
-        | grep -o 'upstream=[0-9.]*:8001' | sort -u | wc -l)
-    echo "balance: gRPC calls answered by $grpc_replicas replica(s)"
-    [[ $grpc_replicas -ge 2 ]] || { echo "gRPC traffic did not reach both replicas" >&2; exit 1; }
+    grpc=$(count_upstreams 'HTTP/2.0" 200' 8001)
+    echo "balance: gRPC answered by:" $grpc
+    [[ $(wc -l <<<"$grpc") -ge 2 ]] || { echo "gRPC traffic did not reach both replicas" >&2; exit 1; }
 fi
 "${client[@]}" detect --url "$url"
 
