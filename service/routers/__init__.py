@@ -9,7 +9,8 @@ from ..state import ServiceState
 __all__ = ["get_state"]
 
 
-def get_state(request: Request) -> ServiceState:
-    """The `ServiceState` of the app serving ``request``."""
+async def get_state(request: Request) -> ServiceState:
+    """The `ServiceState` of the app serving ``request`` (async: FastAPI would run a plain ``def`` dependency
+    in its thread pool, a thread hop per request)."""
     state: ServiceState = request.app.state.service
     return state
