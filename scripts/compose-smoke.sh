@@ -6,7 +6,8 @@
 #   4. readiness, a detection (PNG), a scoring request (checked against the focal loss computed here, plus a bad
 #      request that must be a 4xx), a gRPC health check through the lb,
 #   5. scaled to two replicas: both must answer REST and gRPC traffic sent through the lb (nginx's access log),
-#   6. down (always, also on failure, with the logs printed first).
+#   6. stop: SIGTERM, drain; every container must exit 0 (no SIGKILL after stop_grace_period, no OOM kill),
+#   7. down (always, also on failure, with the logs printed first).
 # Needs: a running Docker engine, docker-compose >= 1.28, debootstrap (root) unless BASE_IMAGE exists, the model
 # repository (./models with detector/1/model.onnx, or FOCALSERVE_MODELS), and .venv (grpcio for the gRPC checks).
 #
@@ -157,6 +158,7 @@ for id in $(docker ps --filter "label=com.docker.compose.project=$project" -q); 
         '  {{.Name}}: user={{.Config.User}} read_only={{.HostConfig.ReadonlyRootfs}} cpus={{.HostConfig.NanoCpus}} memory={{.HostConfig.Memory}} health={{.State.Health.Status}}'
 done
 
+[[ "${SMOKE_KEEP:-0}" == 1 ]] && { phase "left up (SMOKE_KEEP=1): ${compose[*]} down"; exit 0; }
 phase "stop: SIGTERM, drain, exit (stop_grace_period)"
 ids=$(docker ps --filter "label=com.docker.compose.project=$project" -q)
 "${compose[@]}" stop --timeout 40 2>&1 | sed 's/^/  /'
