@@ -46,16 +46,28 @@ def select_anatomies(outcomes: Sequence[SettingOutcome]) -> dict[str, dict[str, 
 def _curves(anatomies: dict[str, dict[str, Any]]) -> dict[str, Any]:
     from .figures import AnatomyCurves
 
-    return {
-        label: AnatomyCurves(
-            tuple(a["fractions"]), tuple(a["cumulative_positive"]), tuple(a["cumulative_negative"])
+    out = {}
+    for label, a in anatomies.items():
+        if a["cumulative_positive"] is None or a["cumulative_negative"] is None:
+            continue
+        tail = a.get("tail") or {}
+        has_tail = tail.get("negative") is not None
+        out[label] = AnatomyCurves(
+            tuple(a["fractions"]),
+            tuple(a["cumulative_positive"]),
+            tuple(a["cumulative_negative"]),
+            tuple(tail["fractions"]) if has_tail else (),
+            tuple(tail["negative"]) if has_tail else (),
         )
-        for label, a in anatomies.items()
-        if a["cumulative_positive"] is not None and a["cumulative_negative"] is not None
-    }
+    return out
 
 
-def _markdown(cfg: AblationConfig, results: Sequence[SettingResult], anat: dict[str, dict[str, Any]]) -> str:
+def _markdown(
+    cfg: AblationConfig,
+    results: Sequence[SettingResult],
+    anat: dict[str, dict[str, Any]],
+    by_gamma: dict[str, dict[str, Any]],
+) -> str:
     syn = cfg.synthetic
     out = [
         "# Loss ablation: CE, truncated CE, focal loss",
@@ -80,7 +92,13 @@ def _markdown(cfg: AblationConfig, results: Sequence[SettingResult], anat: dict[
         f"Elements are anchor x class pairs of the first {cfg.anatomy_images} held-out images (ignored "
         "anchors left out).",
         "",
+        "Each model under the loss it was trained with:",
+        "",
         *anatomy_lines(anat),
+        "",
+        "The paper's figure 4 proper: the one focal (gamma 2) model, scored under each gamma:",
+        "",
+        *anatomy_lines({f"FL model scored with gamma {g}": a for g, a in by_gamma.items()}),
         "",
     ]
     return "\n".join(out)
@@ -94,11 +112,11 @@ def write_outputs(cfg: AblationConfig, outcomes: Sequence[SettingOutcome], out: 
     results = [o.result for o in outcomes]
     anat = select_anatomies(outcomes)
     written = [out / "ablation.md", out / "results.json", out / "anatomy.json"]
-    written[0].write_text(_markdown(cfg, results, anat))
     config = {**asdict(cfg), "fingerprint": cfg.fingerprint()}
     written[1].write_text(json.dumps({"config": config, "results": [r.to_dict() for r in results]}, indent=1))
     focal = next((o for o in outcomes if o.result.setting.key == FOCAL_KEY), None)
     by_gamma = focal.anatomy.get("by_gamma", {}) if focal is not None and focal.anatomy else {}
+    written[0].write_text(_markdown(cfg, results, anat, by_gamma))
     written[2].write_text(json.dumps({"models": anat, "focal_model_by_gamma": by_gamma}, indent=1))
     series = {
         f"{r.setting.family} {describe_params(r.setting.params)}": [(e.iteration, e.ap) for e in r.evals]

@@ -117,29 +117,40 @@ def plot_ap_curves(series: Mapping[str, Sequence[tuple[int, float]]], out_png: s
 @dataclass(frozen=True)
 class AnatomyCurves:
     """Cumulative normalised loss (paper fig. 4): at `fractions[i]` of the elements, sorted by loss ascending,
-    the share of the total loss they hold, for positives and for negatives (each ends at 1)."""
+    the share of the total loss they hold, for positives and for negatives (each ends at 1). Optionally the
+    tail: the share of the negatives' loss held by the hardest `tail_fractions[i]` of negatives."""
 
     fractions: tuple[float, ...]
     positives: tuple[float, ...]
     negatives: tuple[float, ...]
+    tail_fractions: tuple[float, ...] = ()
+    tail_negatives: tuple[float, ...] = ()
 
 
 def plot_anatomy(curves: Mapping[str, AnatomyCurves], out_png: str | Path) -> Path:
-    """Two panels (positives, negatives), one line per labelled model."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    """Panels for positives and negatives (and the negatives' tail, log scale, where given), one line per
+    labelled model."""
+    with_tail = any(c.tail_fractions for c in curves.values())
+    fig, axes = plt.subplots(1, 3 if with_tail else 2, figsize=(15 if with_tail else 10, 4.2))
     for label, c in curves.items():
         axes[0].plot(c.fractions, c.positives, marker=".", label=label)
         axes[1].plot(c.fractions, c.negatives, marker=".", label=label)
-    for ax, what in zip(axes, ("foreground (positive)", "background (negative)"), strict=True):
+        if c.tail_fractions:
+            axes[2].semilogx(c.tail_fractions, c.tail_negatives, marker="o", label=label)
+    for ax, what in zip(axes[:2], ("foreground (positive)", "background (negative)"), strict=True):
         ax.set_xlabel(f"fraction of {what} elements, sorted by loss")
         ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
+        ax.set_ylabel("cumulative normalised loss")
+    if with_tail:
+        axes[2].set_xlabel("hardest fraction of the negatives (log scale)")
+        axes[2].set_ylabel("share of the negatives' loss")
+    for ax in axes:
+        ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         if curves:
-            ax.legend()
+            ax.legend(fontsize=7)
         else:
             ax.text(0.5, 0.5, "no anatomy measured in this run", ha="center", va="center")
-    axes[0].set_ylabel("cumulative normalised loss")
     fig.tight_layout()
     return _save(fig, out_png)
 

@@ -13,13 +13,15 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from ..preprocess import InputSpec
 from ..synthetic import SyntheticConfig
 from .report import EvalPoint, SettingResult, results_from_dict
 from .settings import SETTINGS, LossSetting
@@ -37,7 +39,6 @@ __all__ = [
 
 # Models whose loss anatomy is measured: every CE setting (the report shows the best one) and focal gamma 2.
 ANATOMY_CANDIDATES = ("ce_a0.25", "ce_a0.5", "ce_a0.75", "fl_g2_a0.25")
-PAPER_GAMMAS = (0.0, 0.5, 1.0, 2.0)  # figure 4 of the paper: one converged focal model under each gamma
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,18 @@ class AblationConfig:
     settings: tuple[str, ...] = tuple(s.key for s in SETTINGS)
 
     @property
+    def input_spec(self) -> InputSpec:
+        """The network input: the images' own size (no letterbox scaling), default normalisation."""
+        return InputSpec(height=self.synthetic.height, width=self.synthetic.width)
+
+    @property
     def steps_per_epoch(self) -> int:
         return self.train_images // self.batch_size
 
     def fingerprint(self) -> str:
-        """A short hash of all that changes the numbers (not where outputs go, not the worker count)."""
-        blob = json.dumps(asdict(self), sort_keys=True, default=str)
+        """A short hash of all that changes a setting's numbers: not the selection of settings, not where
+        outputs go, not the worker count. A setting cached by a run of some settings serves a run of all."""
+        blob = json.dumps({**asdict(self), "settings": None}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def selected(self) -> list[LossSetting]:
@@ -129,18 +136,13 @@ def _tail_mean(history: Sequence[dict[str, float]], key: str, n: int = 5) -> flo
 
 
 def run_setting(
-    cfg: AblationConfig, setting: LossSetting, train_ann: Path, val_ann: Path, run_dir: Path, anatomy: bool
-) -> SettingOutcome:
-    """Train once with `setting`, evaluate on the held-out split; optionally measure the loss anatomy."""
-    import torch
-
-    from ..coco import load_coco
-    from ..preprocess import InputSpec
+    cfg: AblationConfig, setting: LossSetting, train_ann: Path, val_ann: Path, run_dir: Path
+) -> SettingResult:
+    """Train once with `setting` (final checkpoint in `run_dir`), evaluate on the held-out split."""
     from ..train import TrainConfig, train
-    from .anatomy import anatomy_of, final_logits
 
     shutil.rmtree(run_dir, ignore_errors=True)
-    spec = InputSpec(height=cfg.synthetic.height, width=cfg.synthetic.width)
+    spec = cfg.input_spec
     epochs = math.ceil(cfg.iterations / cfg.steps_per_epoch)
     tcfg = TrainConfig(
         train_annotations=str(train_ann),
@@ -160,26 +162,11 @@ def run_setting(
         progress=False,
         input=spec,
     )
-    threads_before = torch.get_num_threads()
-    deterministic_before = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
-    try:
+    with _deterministic(cfg.threads):
         t0 = time.perf_counter()
         res = train(tcfg)
         seconds = time.perf_counter() - t0
-        anat: dict[str, Any] | None = None
-        if anatomy:
-            val = load_coco(val_ann, spec)
-            x, y = final_logits(res.model, val, res.anchors, res.model.cfg.anchors, cfg.anatomy_images)
-            anat = {"own": anatomy_of(x, y, setting.loss, setting.params)}
-            if setting.loss == "focal":
-                anat["by_gamma"] = {
-                    f"{g:g}": anatomy_of(x, y, "focal", {**setting.params, "gamma": g}) for g in PAPER_GAMMAS
-                }
-    finally:
-        torch.use_deterministic_algorithms(deterministic_before)
-        torch.set_num_threads(threads_before)
-    result = SettingResult(
+    return SettingResult(
         setting=setting,
         evals=tuple(EvalPoint(e.iteration, e.mAP, e.mAP50, e.mAP75) for e in res.evals),
         final_train_loss=_tail_mean(res.history, "loss"),
@@ -187,16 +174,29 @@ def run_setting(
         seconds=seconds,
         iterations=res.iterations,
     )
-    return SettingOutcome(result, anat)
+
+
+@contextmanager
+def _deterministic(threads: int) -> Iterator[None]:
+    """Torch's deterministic algorithms and a fixed thread count, restored afterwards."""
+    import torch
+
+    threads_before = torch.get_num_threads()
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic_before)
+        torch.set_num_threads(threads_before)
 
 
 def _job(cfg: AblationConfig, key: str, train_ann: str, val_ann: str, work_dir: str) -> dict[str, Any]:
     """One setting, in a worker process; returns plain dicts (picklable, and what the cache stores)."""
     setting = next(s for s in SETTINGS if s.key == key)
-    out = run_setting(
-        cfg, setting, Path(train_ann), Path(val_ann), Path(work_dir) / "runs" / key, key in ANATOMY_CANDIDATES
-    )
-    return {"fingerprint": cfg.fingerprint(), "result": out.result.to_dict(), "anatomy": out.anatomy}
+    result = run_setting(cfg, setting, Path(train_ann), Path(val_ann), Path(work_dir) / "runs" / key)
+    return {"fingerprint": cfg.fingerprint(), "result": result.to_dict()}
 
 
 def _load_cached(path: Path, fingerprint: str) -> dict[str, Any] | None:
@@ -253,10 +253,21 @@ def run_ablation(
             futures = {pool.submit(_job, cfg, key, *args): key for key in todo}
             for fut in as_completed(futures):
                 done(futures[fut], fut.result())
-    return [
-        SettingOutcome(results_from_dict(blobs[s.key]["result"]), blobs[s.key].get("anatomy"))
-        for s in selected
-    ]
+    from .anatomy import anatomy_from_run
+
+    outcomes = []
+    for s in selected:
+        anatomy = None
+        run_dir = work_dir / "runs" / s.key
+        if s.key in ANATOMY_CANDIDATES and (run_dir / "checkpoint.pt").exists():
+            with _deterministic(cfg.threads):
+                anatomy = anatomy_from_run(
+                    run_dir, val_ann, cfg.input_spec, s.loss, s.params, cfg.anatomy_images
+                )
+        elif s.key in ANATOMY_CANDIDATES:
+            log(f"{s.key}: no checkpoint in {run_dir}, so no loss anatomy")
+        outcomes.append(SettingOutcome(results_from_dict(blobs[s.key]["result"]), anatomy))
+    return outcomes
 
 
 def with_settings(cfg: AblationConfig, keys: Sequence[str]) -> AblationConfig:

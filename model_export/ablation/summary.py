@@ -39,26 +39,32 @@ def summary_lines(results: Sequence[SettingResult]) -> list[str]:
     best = best_by_family(results)
     focal, ce = by_key.get(FOCAL_KEY), best.get("CE")
     if focal is not None and ce is not None:
-        diff = focal.final.ap - ce.final.ap
-        verdict = "beats" if diff > 0 else "does not beat"
+        diff = 100.0 * (focal.final.ap - ce.final.ap)
+        verdict = f"beats it by {diff:.1f} AP points" if diff > 0 else f"is {-diff:.1f} AP points behind it"
         lines.append(
             f"- Focal loss (gamma 2, alpha 0.25) reaches AP {_pts(focal.final.ap)}; the best CE "
-            f"({describe_params(ce.setting.params)}) reaches {_pts(ce.final.ap)}: focal {verdict} CE by "
-            f"{100.0 * diff:+.1f} AP points (paper: 34.0 vs 31.1, +2.9)."
+            f"({describe_params(ce.setting.params)}) reaches {_pts(ce.final.ap)}: focal {verdict} "
+            "(paper: 34.0 vs 31.1, +2.9)."
         )
     hard = [r for r in results if r.setting.family == "hard-truncated CE"]
     soft = [r for r in results if r.setting.family == "soft-truncated CE"]
     for h in hard:
         for s in soft:
-            goal = min(h.final.ap, s.final.ap) * 0.9
-            ih, is_ = _first_reaching(h, goal), _first_reaching(s, goal)
             lines.append(
-                f"- To reach AP {_pts(goal)} (90% of the lower of the two final APs): hard truncation "
-                f"({describe_params(h.setting.params)}) needs {_fmt_it(ih)} iterations, soft truncation "
-                f"({describe_params(s.setting.params)}) {_fmt_it(is_)}; final AP {_pts(h.final.ap)} vs "
-                f"{_pts(s.final.ap)}."
+                f"- Hard truncation ({describe_params(h.setting.params)}, final AP {_pts(h.final.ap)}) vs "
+                f"soft ({describe_params(s.setting.params)}, final AP {_pts(s.final.ap)}): "
+                f"{_race(h, s, 'hard', 'soft')}; {_race(s, h, 'soft', 'hard')}."
             )
     return lines
+
+
+def _race(a: SettingResult, b: SettingResult, name_a: str, name_b: str) -> str:
+    """Iterations each run needs to reach 90% of run `a`'s final AP."""
+    goal = 0.9 * a.final.ap
+    ia, ib = _first_reaching(a, goal), _first_reaching(b, goal)
+    b_text = f"{name_b} {ib}" if ib is not None else f"{name_b} never within {b.iterations}"
+    head = f"to reach AP {_pts(goal)} (90% of {name_a}'s final) {name_a} needs {_fmt_it(ia)} iterations"
+    return f"{head}, {b_text}"
 
 
 def _first_reaching(r: SettingResult, goal: float) -> int | None:
@@ -75,16 +81,22 @@ def anatomy_lines(anatomies: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Bullet lines for question 3: share of positives / negatives and of the hardest negatives, per model."""
     lines = []
     for label, a in anatomies.items():
-        fr = a["fractions"]
-        neg10 = hardest_share(a["cumulative_negative"], fr, 0.1)
-        neg20 = hardest_share(a["cumulative_negative"], fr, 0.2)
-        pos20 = hardest_share(a["cumulative_positive"], fr, 0.2)
-        share_neg = a["share_negative"]
+        tail = a.get("tail") or {}
+        if tail.get("negative") is not None:
+            shares = dict(zip(tail["fractions"], tail["negative"], strict=True))
+            pos = dict(zip(tail["fractions"], tail["positive"] or [None] * len(shares), strict=True))
+            neg_text = " / ".join(_opt(shares.get(f)) for f in (1e-3, 1e-2, 0.1))
+            neg_what = "0.1% / 1% / 10%"
+            pos10 = pos.get(0.1)
+        else:
+            fr = a["fractions"]
+            neg_text = " / ".join(_opt(hardest_share(a["cumulative_negative"], fr, f)) for f in (0.1, 0.2))
+            neg_what = "10% / 20%"
+            pos10 = hardest_share(a["cumulative_positive"], fr, 0.1)
         lines.append(
             f"- {label}: {a['negatives']} negative and {a['positives']} positive elements; negatives carry "
-            f"{_opt(share_neg)} of the total loss; the hardest 10% / 20% of negatives carry {_opt(neg10)} / "
-            f"{_opt(neg20)} of the negatives' loss; the hardest 20% of positives carry {_opt(pos20)} of "
-            "theirs."
+            f"{_opt(a['share_negative'])} of the total loss; the hardest {neg_what} of negatives carry "
+            f"{neg_text} of the negatives' loss; the hardest 10% of positives carry {_opt(pos10)} of theirs."
         )
     return lines
 

@@ -104,3 +104,18 @@ def test_quick_defaults_stay_away_from_the_committed_results(tmp_path: Path, mon
     assert res.exit_code == 0, res.output
     assert (tmp_path / "runs" / "ablation-quick" / "out" / "ablation.md").exists()
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_reuse_picks_up_cached_settings_without_training(quick_run: Path):
+    out3 = quick_run / "out3"
+    args = ["ablate", "--quick", "--reuse", "--out", str(out3), "--work-dir", str(quick_run / "work")]
+    res = CliRunner().invoke(app, [*args, "--only", "hard_m0.6", "--only", "ce_a0.5"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("reused") == 2
+    first = json.loads((quick_run / "out" / "results.json").read_text())["results"]
+    again = json.loads((out3 / "results.json").read_text())["results"]
+    by_key = {r["setting"]["key"]: r for r in first}
+    assert [r["setting"]["key"] for r in again] == ["hard_m0.6", "ce_a0.5"]
+    for r in again:
+        assert r == by_key[r["setting"]["key"]]  # the cached numbers, timing included

@@ -98,11 +98,14 @@ def test_best_by_family_and_summary_lines():
     assert best["CE"].setting.key == "ce_a0.75"
     lines = summary_lines(results)
     assert "reaches AP 35.0" in lines[0] and "(alpha 0.75, gamma 0) reaches 30.0" in lines[0]
-    assert "focal beats CE by +5.0 AP points" in lines[0]
-    # 90% of min(30, 33) = 27: hard first at 30 iterations, soft at 10.
-    assert "hard truncation (m 0.6) needs 30 iterations, soft truncation (K 1, m 0.5) 10" in lines[1]
+    assert "focal beats it by 5.0 AP points" in lines[0]
+    # hard: 0, 5, 30 (final 30); soft: 30, 32, 33 (final 33), evaluated at 10, 20, 30.
+    assert "to reach AP 27.0 (90% of hard's final) hard needs 30 iterations, soft 10" in lines[1]
+    assert "to reach AP 29.7 (90% of soft's final) soft needs 10 iterations, hard 30" in lines[1]
+    never = summary_lines([_result("hard_m0.6", [0.01, 0.02]), _result("soft_m0.5_k5", [0.2, 0.3])])
+    assert "soft needs 20 iterations, hard never within 20" in never[0]
     worse = summary_lines([_result("ce_a0.5", [0.4]), _result("fl_g2_a0.25", [0.3])])
-    assert "does not beat CE by -10.0" in worse[0]
+    assert "focal is 10.0 AP points behind it" in worse[0]
 
 
 def test_hardest_share_and_anatomy_lines():
@@ -164,3 +167,36 @@ def test_loss_setting_dict():
         "paper_ap": 34.0,
     }
     assert math.isclose(SETTINGS[5].params["gamma"], 2.0)
+
+
+def test_fingerprint_ignores_the_selection_but_not_the_schedule():
+    from dataclasses import replace
+
+    from model_export.ablation.runner import FULL, QUICK, with_settings
+
+    assert with_settings(FULL, ["hard_m0.6"]).fingerprint() == FULL.fingerprint()
+    assert replace(FULL, iterations=FULL.iterations + 1).fingerprint() != FULL.fingerprint()
+    assert replace(FULL, seed=1).fingerprint() != FULL.fingerprint()
+    assert QUICK.fingerprint() != FULL.fingerprint()
+    with pytest.raises(ValueError, match="settings"):
+        with_settings(FULL, ["nope"]).selected()
+
+
+def test_tail_shares_and_tail_lines():
+    from model_export.ablation.anatomy import TAIL_FRACTIONS, tail_shares
+
+    values = np.concatenate([np.full(9990, 0.001), np.full(10, 1.0)])  # 10 hard elements in 10 000
+    shares = dict(zip(TAIL_FRACTIONS, tail_shares(values), strict=True))
+    assert shares[1e-3] == pytest.approx(10.0 / 19.99)  # the hardest 0.1% are the 10 hard ones
+    assert shares[1e-4] == pytest.approx(1.0 / 19.99)
+    assert shares[1.0] == pytest.approx(1.0)
+    assert tail_shares(np.zeros(5)) is None and tail_shares(np.zeros(0)) is None
+    a = {
+        "negatives": 10000,
+        "positives": 3,
+        "share_negative": 0.5,
+        "tail": {"fractions": list(TAIL_FRACTIONS), "negative": tail_shares(values), "positive": None},
+    }
+    (line,) = anatomy_lines({"m": a})
+    assert "hardest 0.1% / 1% / 10% of negatives carry 50.0% / " in line
+    assert "positives carry - of theirs" in line
