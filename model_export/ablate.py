@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from .ablation.report import SettingResult, best_by_family, markdown_table
-from .ablation.runner import FULL, QUICK, AblationConfig, SettingOutcome, run_ablation
+from .ablation.runner import FULL, HARDER, QUICK, AblationConfig, SettingOutcome, run_ablation
 from .ablation.settings import SETTINGS, describe_params
 from .ablation.summary import FOCAL_KEY, anatomy_lines, summary_lines
 
@@ -148,6 +148,7 @@ def ablate_cmd(
         Path | None, typer.Option(help="data, runs, cache [default: runs/ablation, runs/ablation-quick]")
     ] = None,
     quick: Annotated[bool, typer.Option(help="a tiny run (seconds): small data and schedule")] = False,
+    harder: Annotated[bool, typer.Option(help="more and smaller objects (HARDER); not with --quick")] = False,
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option(min=1, help="settings trained in parallel processes")] = 1,
     iterations: Annotated[int | None, typer.Option(min=1, help="override the schedule's length")] = None,
@@ -157,10 +158,16 @@ def ablate_cmd(
     ] = False,
 ) -> None:
     """Train once per loss setting (CE, focal, FL*, hard/soft-truncated CE) and compare COCO AP."""
-    cfg = replace(QUICK if quick else FULL, seed=seed)
-    # A quick run never lands on the committed results or on the full run's directories.
-    work_dir = work_dir or Path("runs/ablation-quick" if quick else "runs/ablation")
-    out = out or (work_dir / "out" if quick else Path("results/ablation"))
+    if quick and harder:
+        raise typer.BadParameter("choose one of --quick and --harder", param_hint="--harder")
+    cfg = replace(QUICK if quick else HARDER if harder else FULL, seed=seed)
+    # A quick or harder run never lands on the full run's directories (quick: nor on any results).
+    work_dir = work_dir or Path(
+        "runs/ablation-quick" if quick else "runs/ablation-harder" if harder else "runs/ablation"
+    )
+    out = out or (
+        work_dir / "out" if quick else Path("results/ablation/harder_task" if harder else "results/ablation")
+    )
     if iterations is not None:
         cfg = replace(cfg, iterations=iterations)
     if only:

@@ -28,6 +28,7 @@ from .settings import SETTINGS, LossSetting
 
 __all__ = [
     "FULL",
+    "HARDER",
     "QUICK",
     "AblationConfig",
     "SettingOutcome",
@@ -84,6 +85,10 @@ class AblationConfig:
 # Denser and smaller objects than the generator's default: more (and harder) negatives per positive.
 FULL = AblationConfig(
     synthetic=SyntheticConfig(min_objects=6, max_objects=16, min_size=10, max_size=32),
+)
+# Harder still: more and smaller objects (fewer positive anchors each, more clutter), for follow-up checks.
+HARDER = AblationConfig(
+    synthetic=SyntheticConfig(min_objects=8, max_objects=20, min_size=8, max_size=24),
 )
 QUICK = AblationConfig(
     synthetic=SyntheticConfig(width=64, height=64, min_objects=2, max_objects=5, min_size=10, max_size=24),

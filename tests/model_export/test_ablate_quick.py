@@ -119,3 +119,8 @@ def test_reuse_picks_up_cached_settings_without_training(quick_run: Path):
     assert [r["setting"]["key"] for r in again] == ["hard_m0.6", "ce_a0.5"]
     for r in again:
         assert r == by_key[r["setting"]["key"]]  # the cached numbers, timing included
+
+
+def test_quick_and_harder_exclude_each_other(tmp_path: Path):
+    res = CliRunner().invoke(app, ["ablate", "--quick", "--harder", "--out", str(tmp_path)])
+    assert res.exit_code != 0 and "--harder" in res.output
