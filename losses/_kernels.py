@@ -81,6 +81,43 @@ def _focal_chunk(x: _Arr, y: _Arr, out: _Arr, alpha: float | None, gamma: float,
     lo, hi = x.min(), x.max()
     if not (math.isfinite(lo) and math.isfinite(hi) and y.min() >= 0 and y.max() <= 1):
         return None
+    if not eps and bool(np.all((y == 0) | (y == 1))):
+        _focal_hard(x, y, out, gamma)
+    else:
+        y = _focal_soft(x, y, out, gamma, eps)  # alpha_t weighs the smoothed targets
+    if alpha is not None:
+        dt = x.dtype.type
+        out *= dt(1.0 - alpha) + dt(2.0 * alpha - 1.0) * y
+    return float(np.sum(out, dtype=np.float64))
+
+
+def _focal_hard(x: _Arr, y: _Arr, out: _Arr, gamma: float) -> None:
+    """Hard 0/1 targets: everything from x_t, with two transcendentals (exp2 and log1p) per element."""
+    dt = x.dtype.type
+    x_t = x * (y * dt(2) - dt(1))  # x if y == 1 else -x
+    e = np.abs(x_t)
+    np.multiply(e, dt(-_LOG2E), out=e)
+    np.exp2(e, out=e)  # exp(-|x_t|)
+    soft = np.log1p(e)  # log1p(exp(-|x_t|)), shared by both softplus values
+    pos = np.maximum(x_t, dt(0))
+    sp_t = soft + pos  # softplus(x_t) = -log(1 - p_t)
+    ce = pos - x_t  # max(-x_t, 0), exact
+    ce += soft  # softplus(-x_t) = -log p_t, without cancellation
+    if gamma == 2.0:  # the default: (1 - p_t)^2 as a square, one exp2 fewer in cost than a power
+        np.multiply(sp_t, dt(-_LOG2E), out=sp_t)
+        np.exp2(sp_t, out=sp_t)
+        np.multiply(sp_t, sp_t, out=sp_t)
+    else:  # (1 - p_t)^gamma = exp(-gamma softplus(x_t)): finite for every gamma >= 0
+        np.multiply(sp_t, dt(-gamma * _LOG2E), out=sp_t)
+        np.exp2(sp_t, out=sp_t)
+    np.multiply(sp_t, ce, out=out)
+
+
+def _focal_soft(x: _Arr, y: _Arr, out: _Arr, gamma: float, eps: float) -> _Arr:
+    """Soft (or smoothed) targets: the torchvision form with BCE and p_t = p y + (1 - p)(1 - y).
+
+    Returns the targets after label smoothing.
+    """
     dt = x.dtype.type
     soft = np.exp(-np.abs(x))
     np.log1p(soft, out=soft)  # log1p(exp(-|x|)), shared by both softplus values
@@ -89,19 +126,13 @@ def _focal_chunk(x: _Arr, y: _Arr, out: _Arr, alpha: float | None, gamma: float,
     sp_neg = soft + (pos - x)  # softplus(-x) = -log p; max(-x, 0) = max(x, 0) - x exactly
     if eps:
         y = y * dt(1.0 - eps) + dt(eps / 2.0)
-    hard = not eps and bool(np.all((y == 0) | (y == 1)))
     ce = y * sp_neg + (1 - y) * sp_pos  # BCE
-    if hard:
-        log1m_pt = -(y * sp_pos + (1 - y) * sp_neg)  # log(1 - p_t) = -softplus(x_t)
-    else:
-        with np.errstate(divide="ignore"):
-            log1m_pt = np.logaddexp(np.log1p(-y) - sp_neg, np.log(y) - sp_pos)
+    with np.errstate(divide="ignore"):
+        log1m_pt = np.logaddexp(np.log1p(-y) - sp_neg, np.log(y) - sp_pos)
     np.multiply(log1m_pt, dt(gamma), out=log1m_pt)
     np.exp(log1m_pt, out=out)
     out *= ce
-    if alpha is not None:
-        out *= dt(1.0 - alpha) + dt(2.0 * alpha - 1.0) * y
-    return float(np.sum(out, dtype=np.float64))
+    return y
 
 
 def focal_fast(
