@@ -38,6 +38,12 @@ test: lint typecheck pytest
 
 bench: $(STAMP_DEV)
 	$(PY) benchmarks/losses.py
+	$(PY) benchmarks/train.py
+	$(PY) benchmarks/service.py
+
+# Reproduces the committed default model (about 7-8 minutes on 2 cores).
+default-model: $(STAMP_DEV)
+	$(PY) -m model_export default-model --out models
 
 clean:
 	rm -rf $(VENV) build *.egg-info
