@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+
+from tests.service.standin import write_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DETECTOR = ROOT / "models" / "detector"
@@ -32,18 +32,11 @@ def client_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return images, logits, targets
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def write_standin_detector(model_dir: Path, *, size: int = 64) -> None:
     """A tiny detector following docs/model_repository.md: one fixed box per image, score = 0.9.
 
     Outputs depend on the input only through its batch size, so answers are exact and cheap to check.
     """
-    import onnx
     from onnx import TensorProto, helper
 
     nodes = [
@@ -79,42 +72,7 @@ def write_standin_detector(model_dir: Path, *, size: int = 64) -> None:
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    version_dir = model_dir / "1"
-    version_dir.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(version_dir / "model.onnx"))
-    metadata = {
-        "schema_version": 1,
-        "name": model_dir.name,
-        "version": 1,
-        "task": "detection",
-        "classes": ["circle", "square", "triangle"],
-        "input": {
-            "name": "images",
-            "layout": "NCHW",
-            "dtype": "float32",
-            "height": size,
-            "width": size,
-            "color": "RGB",
-            "resize": "letterbox",
-            "pad_value": 0,
-            "scale": 1 / 255,
-            "mean": [0.485, 0.456, 0.406],
-            "std": [0.229, 0.224, 0.225],
-        },
-        "outputs": {
-            "boxes": "boxes",
-            "scores": "scores",
-            "labels": "labels",
-            "num_detections": "num_detections",
-        },
-        "max_detections": 1,
-        "score_threshold": 0.05,
-        "iou_threshold": 0.5,
-    }
-    (version_dir / "metadata.json").write_text(json.dumps(metadata))
-    (model_dir / "config.pbtxt").write_text(
-        f'name: "{model_dir.name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 8\ndynamic_batching {{ }}\n'
-    )
+    write_entry(model_dir, 1, model, classes=["circle", "square", "triangle"], height=size, width=size)
 
 
 def make_repository(root: Path) -> Path:
@@ -141,6 +99,9 @@ class LiveService:
 @contextlib.contextmanager
 def live_service(repo: Path, log_path: Path, **env: str) -> Iterator[LiveService]:
     """Start the service on free ports with ``FOCALSERVE_*`` overrides; wait until ready; SIGTERM at end."""
+    # Imported here, not at the top: tritonclient's process imports this module and must not load our stubs.
+    from tests.service.conftest import free_port
+
     http_port, grpc_port = free_port(), free_port()
     environ = {**os.environ, **{f"FOCALSERVE_{k.upper()}": v for k, v in env.items()}}
     environ.setdefault("FOCALSERVE_INTRA_OP_THREADS", "1")

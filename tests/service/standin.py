@@ -84,6 +84,57 @@ def build_model(height: int, width: int, *, failing: bool = False) -> onnx.Model
     return model
 
 
+def write_entry(
+    model_dir: Path,
+    version: int,
+    model: onnx.ModelProto,
+    *,
+    classes: list[str],
+    height: int,
+    width: int,
+    max_batch_size: int = 8,
+) -> None:
+    """Write one version of a stand-in detector: ``model.onnx``, ``metadata.json`` and the model's
+    ``config.pbtxt``, in the layout and with the keys of docs/model_repository.md."""
+    vdir = model_dir / str(version)
+    vdir.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(vdir / "model.onnx"))
+    meta = {
+        "schema_version": 1,
+        "name": model_dir.name,
+        "version": version,
+        "task": "detection",
+        "classes": classes,
+        "input": {
+            "name": "images",
+            "layout": "NCHW",
+            "dtype": "float32",
+            "height": height,
+            "width": width,
+            "color": "RGB",
+            "resize": "letterbox",
+            "pad_value": 0,
+            "scale": 1 / 255,
+            "mean": MEAN,
+            "std": STD,
+        },
+        "outputs": {
+            "boxes": "boxes",
+            "scores": "scores",
+            "labels": "labels",
+            "num_detections": "num_detections",
+        },
+        "max_detections": 1,
+        "score_threshold": 0.05,
+        "iou_threshold": 0.5,
+    }
+    (vdir / "metadata.json").write_text(json.dumps(meta))
+    (model_dir / "config.pbtxt").write_text(
+        f'name: "{model_dir.name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: {max_batch_size}\n'
+        "dynamic_batching { max_queue_delay_microseconds: 2000 }\n"
+    )
+
+
 def write_repository(
     root: Path,
     *,
@@ -95,42 +146,15 @@ def write_repository(
     max_batch_size: int = 8,
 ) -> Path:
     """Write a Triton-layout repository with the stand-in detector; return ``root``."""
-    model_dir = root / name
     for version in versions:
-        vdir = model_dir / str(version)
-        vdir.mkdir(parents=True, exist_ok=True)
-        onnx.save(build_model(height, width, failing=failing), str(vdir / "model.onnx"))
-        meta = {
-            "schema_version": 1,
-            "name": name,
-            "version": version,
-            "task": "detection",
-            "classes": ["blob"],
-            "input": {
-                "name": "images",
-                "layout": "NCHW",
-                "dtype": "float32",
-                "height": height,
-                "width": width,
-                "color": "RGB",
-                "resize": "letterbox",
-                "pad_value": 0,
-                "scale": 1 / 255,
-                "mean": MEAN,
-                "std": STD,
-            },
-            "outputs": {
-                "boxes": "boxes",
-                "scores": "scores",
-                "labels": "labels",
-                "num_detections": "num_detections",
-            },
-            "max_detections": 1,
-            "score_threshold": 0.05,
-        }
-        (vdir / "metadata.json").write_text(json.dumps(meta))
-    (model_dir / "config.pbtxt").write_text(
-        f'name: "{name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: {max_batch_size}\n'
-        "dynamic_batching { max_queue_delay_microseconds: 2000 }\n"
-    )
+        model = build_model(height, width, failing=failing)
+        write_entry(
+            root / name,
+            version,
+            model,
+            classes=["blob"],
+            height=height,
+            width=width,
+            max_batch_size=max_batch_size,
+        )
     return root
