@@ -4,7 +4,8 @@ Run: ``.venv/bin/python benchmarks/losses.py [--repeats 7]``. Two cases over 100
 binary focal loss (1% positives, reduction ``sum``) vs the torchvision ``sigmoid_focal_loss`` formula, and
 multiclass cross-entropy (class-index targets, ``mean``) vs ``torch.nn.functional.cross_entropy``. Prints
 medians (elements/s), the numpy/torch ratio of medians (and of best times, for a noisy machine), and each
-reduced value's relative error vs float64.
+reduced value's relative error vs float64. The cross-entropy kernel takes its row sums from ONNX Runtime when
+it is installed (``losses._ort``); the last row runs it with numpy alone, as on a machine without it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from rich.table import Table
 # This file is named like the package: run as a script, its folder must not shadow `losses`.
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
-from losses import cross_entropy, focal_loss  # noqa: E402
+from losses import _ort, cross_entropy, focal_loss  # noqa: E402
 
 PAUSE_S = 0.05
 
@@ -38,6 +39,11 @@ def torchvision_focal(x: torch.Tensor, y: torch.Tensor, alpha: float = 0.25, gam
     p_t = p * y + (1 - p) * (1 - y)
     loss = ce * (1 - p_t) ** gamma
     return ((alpha * y + (1 - alpha) * (1 - y)) * loss).sum()
+
+
+def numpy_only(fn: Callable[[], Any]) -> Any:
+    with _ort.disabled():
+        return fn()
 
 
 def wall_times(
@@ -83,6 +89,12 @@ def main() -> None:
         (
             "multiclass CE, mean",
             lambda: cross_entropy(x, t),
+            lambda: F.cross_entropy(xt, tt),
+            float(F.cross_entropy(xt.double(), tt)),
+        ),
+        (
+            "multiclass CE, numpy only",
+            lambda: numpy_only(lambda: cross_entropy(x, t)),
             lambda: F.cross_entropy(xt, tt),
             float(F.cross_entropy(xt.double(), tt)),
         ),

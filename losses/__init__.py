@@ -8,8 +8,9 @@ a last axis (a binary element is a two-outcome categorical), and the loss module
 against a small backend interface (``_backend.NumpyBackend``; ``_torch_backend.TorchBackend``, imported only
 when a tensor comes in). We chose two thin backends over the array-API standard because the stable
 primitives the formulas need (log-sigmoid, log-softmax, logsumexp, the clamped logs of torch's BCELoss) are
-not in that standard. The numpy hot paths (binary focal, cross-entropy) also run as fused ``numexpr``
-kernels (``_kernels``); tests prove kernels, numpy and torch paths agree.
+not in that standard. The numpy hot paths (binary focal, cross-entropy from logits) also run as fused,
+chunked kernels (``_kernels``; the cross-entropy row sums on ONNX Runtime when it is installed, ``_ort``);
+tests prove kernels, numpy and torch paths agree.
 """
 
 from .anatomy import LossAnatomy, loss_anatomy

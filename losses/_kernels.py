@@ -3,7 +3,9 @@
 The input is cut into cache-sized chunks and each chunk runs a short sequence of numpy ufuncs (SIMD
 ``exp``/``log1p``) in place, on a pool of threads (numpy releases the GIL), then is summed in float64. We
 measured ``numexpr`` too: without Intel VML it evaluates these transcendentals with scalar libm (and
-upcasts to float64), several times slower here, so the chunked ufuncs are the kernel.
+upcasts to float64), several times slower here, so the chunked ufuncs are the kernel. For float32
+cross-entropy the row sums of exponentials come from ONNX Runtime when it is installed (`losses._ort`): its
+vectorised ``Exp`` is several times cheaper than numpy's, and ``exp`` is nearly all of that loss's cost.
 
 Each function returns None when it does not apply, and also when a chunk finds anything to complain about
 (non-finite logits, targets out of range; binary: ignored targets): the generic path then handles it or raises
@@ -22,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _ort
 from ._validate import check_weight
 
 CHUNK = 65536  # elements per chunk: inputs + temporaries stay in L2
@@ -209,6 +212,24 @@ def _ce_chunk(x: _Arr, x_t: _Arr, out: _Arr, ones: _Arr) -> bool:
     return True
 
 
+def _ce_onnxruntime(x: _Arr, idx: _Arr, out: _Arr) -> bool:
+    """Per-row CE of float32 ``x [n, C]`` (targets ``idx [n]``) into ``out [n]`` from ONNX Runtime's row
+    sums; False when it is not used or a row needs the numpy kernel's checks (a logit below -80, non-finite,
+    or a sum overflowing). The finish ``log S - x_t`` runs in float64: its error is float32 rounding of ``S``
+    alone, as in `_ce_chunk`, with one transcendental per row instead of two."""
+    found = _ort.row_exp_sums(x, idx)
+    if found is None:
+        return False
+    sums, lows, x_t = found
+    if not (np.isfinite(sums).all() and (lows >= -80).all()):  # NaN fails both; -inf shows in lows
+        return False
+    loss = sums.astype(np.float64)  # one float64 temporary, worked in place
+    np.log(loss, out=loss)
+    loss -= x_t
+    out[:] = loss
+    return True
+
+
 def cross_entropy_fast(
     input: Any,
     target: Any,
@@ -247,13 +268,14 @@ def cross_entropy_fast(
     out = np.empty(x.shape[0], dtype=x.dtype)
     ones = np.ones(num_classes, dtype=x.dtype)
     rows = max(1, CE_CHUNK // num_classes)
-    x_t = x.reshape(-1)[np.arange(x.shape[0]) * num_classes + idx]  # [n]: each row's target logit
-    ok = _map(
-        lambda i: _ce_chunk(x[i : i + rows], x_t[i : i + rows], out[i : i + rows], ones),
-        range(0, len(t), rows),
-    )
-    if not all(ok):
-        return None
+    if not _ce_onnxruntime(x, idx, out):
+        x_t = x.reshape(-1)[np.arange(x.shape[0]) * num_classes + idx]  # [n]: each row's target logit
+        ok = _map(
+            lambda i: _ce_chunk(x[i : i + rows], x_t[i : i + rows], out[i : i + rows], ones),
+            range(0, len(t), rows),
+        )
+        if not all(ok):
+            return None
     sample_w = None if w is None else w.astype(x.dtype)[idx]
     if sample_w is not None:
         out *= sample_w
