@@ -308,11 +308,14 @@ def score_json(ctx: Context, elements: int) -> ScoreMeasurement:
     body = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
     url = service_url(ctx) + "/v1/score"
 
-    def call() -> None:
-        r = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=600)
-        r.raise_for_status()
+    with httpx.Client(timeout=600) as client:
 
-    return ScoreMeasurement(f"service JSON ({len(body) / 1e6:.0f} MB)", elements, median_of(call, 2))
+        def call() -> None:
+            r = client.post(url, content=body, headers={"content-type": "application/json"})
+            r.raise_for_status()
+
+        seconds = median_of(call, 2)
+    return ScoreMeasurement(f"service JSON ({len(body) / 1e6:.0f} MB)", elements, seconds)
 
 
 def score_npz(ctx: Context, elements: int) -> ScoreMeasurement:
@@ -321,12 +324,15 @@ def score_npz(ctx: Context, elements: int) -> ScoreMeasurement:
     body = npz_body(elements)
     url = service_url(ctx) + "/v1/score"
 
-    def call() -> None:
-        headers = {"content-type": "application/x-npz"}
-        r = httpx.post(url, content=body, headers=headers, params={"losses": "focal"}, timeout=600)
-        r.raise_for_status()
+    with httpx.Client(timeout=600) as client:
 
-    return ScoreMeasurement(f"service npz ({len(body) / 1e6:.0f} MB)", elements, median_of(call, 5))
+        def call() -> None:
+            headers = {"content-type": "application/x-npz"}
+            r = client.post(url, content=body, headers=headers, params={"losses": "focal"})
+            r.raise_for_status()
+
+        seconds = median_of(call, 5)
+    return ScoreMeasurement(f"service npz ({len(body) / 1e6:.0f} MB)", elements, seconds)
 
 
 def score_bare_receive(ctx: Context, elements: int) -> ScoreMeasurement:
@@ -338,11 +344,14 @@ def score_bare_receive(ctx: Context, elements: int) -> ScoreMeasurement:
     body = npz_body(elements)
     url = ctx.servers["bare"] + "/receive"
 
-    def call() -> None:
-        r = httpx.post(url, content=body, headers={"content-type": "application/x-npz"}, timeout=600)
-        r.raise_for_status()
+    with httpx.Client(timeout=600) as client:
 
-    return ScoreMeasurement("bare-http receive (same npz)", elements, median_of(call, 5))
+        def call() -> None:
+            r = client.post(url, content=body, headers={"content-type": "application/x-npz"})
+            r.raise_for_status()
+
+        seconds = median_of(call, 5)
+    return ScoreMeasurement("bare-http receive (same npz)", elements, seconds)
 
 
 #: name -> row function (ctx, elements) -> ScoreMeasurement; "in-process" is the reference
