@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from ..bodies import read_images
 from ..detection import detect, parse_detect_options
+from ..responses import JSONBody
 from ..state import ServiceState
 from . import get_state
 
@@ -109,7 +110,7 @@ async def _detect(
         {"score_threshold": score_threshold, "max_detections": max_detections}, body.options
     )
     result = await detect(state, mv, body.images, body.names, options)
-    return JSONResponse(result.to_dict())
+    return JSONBody(result.to_dict())
 
 
 _THRESHOLD = Query(

@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from ..bodies import load_npy, load_npz, media_type, parse_json
 from ..errors import InvalidInput, UnsupportedMediaType
+from ..responses import JSONBody
 from ..scoring import ScoreOptions, as_array, score
 from ..state import ServiceState
 from . import get_state
@@ -118,7 +119,7 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
     result = await state.in_cpu_pool(score, predictions, labels, options)
     if "application/x-npz" in request.headers.get("accept", ""):
         return Response(await state.in_cpu_pool(result.to_npz), media_type="application/x-npz")
-    return JSONResponse(await state.in_cpu_pool(result.to_dict))
+    return JSONBody(await state.in_cpu_pool(result.to_dict))
 
 
 def _npz(raw: bytes, limit: int) -> dict[str, np.ndarray]:
