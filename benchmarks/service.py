@@ -9,7 +9,11 @@ Detection, at concurrency 1, 8 and 32 (images/s, p50 / p99 latency in ms):
 Ratios: service / min(in-process, bare-http) (target >= 0.85 at 32), service / naive (target >= 1.2 at 32).
 
 Scoring at 8M elements (binary focal loss; elements/s): the in-process ``losses.focal_loss`` call vs the
-service with a JSON body and with a binary ``.npz`` body (target binary >= 0.5x in-process).
+service with a JSON body and with a binary ``.npz`` body (target binary >= 0.5x in-process). Each row's calls
+alternate with in-process calls, and its ratio is over the in-process median of that same stretch: the
+machine's load drifts over a run, and a single in-process figure made the ratios drift with it. This process
+(the reference calls) and the bare server run with the service's allocator setting
+(``FOCALSERVE_MALLOC_KEEP_BYTES``, `service.memory`), so all rows allocate alike.
 
 Every server runs in its own process; the load generator is another process (asyncio + httpx), so it does not
 take the server's event loop. Numbers: medians / percentiles of one run on this machine; ratios compare rows
@@ -61,15 +65,21 @@ class Measurement:
 
 @dataclass
 class ScoreMeasurement:
-    """One scoring row: median seconds for ``elements`` and the resulting elements/s."""
+    """One scoring row: median seconds for ``elements``, elements/s, and the in-process median beside it."""
 
     row: str
     elements: int
     seconds: float
+    reference_seconds: float  # the in-process call, timed alternately with this row's calls
 
     @property
     def rate(self) -> float:
         return self.elements / self.seconds
+
+    @property
+    def ratio(self) -> float:
+        """This row's throughput over the in-process call's, both from the same stretch of the run."""
+        return self.reference_seconds / self.seconds
 
 
 @dataclass
@@ -282,21 +292,33 @@ def npz_body(elements: int) -> bytes:
     return buf.getvalue()
 
 
-def median_of(fn: Callable[[], Any], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def score_inprocess(ctx: Context, elements: int) -> ScoreMeasurement:
+def inprocess_call(elements: int) -> Callable[[], Any]:
+    """The reference: ``losses.focal_loss`` on the same arrays, in this process."""
     import losses
 
     x, y = score_arrays(elements)
-    return ScoreMeasurement("in-process focal_loss", elements, median_of(lambda: losses.focal_loss(x, y), 5))
+    return lambda: losses.focal_loss(x, y)
+
+
+def paired_medians(
+    call: Callable[[], Any], reference: Callable[[], Any], repeats: int
+) -> tuple[float, float]:
+    """Median seconds of ``call`` and of ``reference``, timed alternately so both see the same machine."""
+    call(), reference()  # warm-up
+    ours: list[float] = []
+    ref: list[float] = []
+    for _ in range(repeats):
+        for fn, times in ((reference, ref), (call, ours)):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(ours), statistics.median(ref)
+
+
+def score_inprocess(ctx: Context, elements: int) -> ScoreMeasurement:
+    call = inprocess_call(elements)
+    seconds, again = paired_medians(call, call, 5)
+    return ScoreMeasurement("in-process focal_loss", elements, seconds, again)
 
 
 def score_json(ctx: Context, elements: int) -> ScoreMeasurement:
@@ -307,15 +329,14 @@ def score_json(ctx: Context, elements: int) -> ScoreMeasurement:
     doc = {"predictions": np.round(x, 4), "labels": y, "losses": [{"name": "focal"}]}
     body = orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
     url = service_url(ctx) + "/v1/score"
-
     with httpx.Client(timeout=600) as client:
 
         def call() -> None:
             r = client.post(url, content=body, headers={"content-type": "application/json"})
             r.raise_for_status()
 
-        seconds = median_of(call, 2)
-    return ScoreMeasurement(f"service JSON ({len(body) / 1e6:.0f} MB)", elements, seconds)
+        seconds, reference = paired_medians(call, inprocess_call(elements), 2)
+    return ScoreMeasurement(f"service JSON ({len(body) / 1e6:.0f} MB)", elements, seconds, reference)
 
 
 def score_npz(ctx: Context, elements: int) -> ScoreMeasurement:
@@ -323,7 +344,6 @@ def score_npz(ctx: Context, elements: int) -> ScoreMeasurement:
 
     body = npz_body(elements)
     url = service_url(ctx) + "/v1/score"
-
     with httpx.Client(timeout=600) as client:
 
         def call() -> None:
@@ -331,8 +351,8 @@ def score_npz(ctx: Context, elements: int) -> ScoreMeasurement:
             r = client.post(url, content=body, headers=headers, params={"losses": "focal"})
             r.raise_for_status()
 
-        seconds = median_of(call, 5)
-    return ScoreMeasurement(f"service npz ({len(body) / 1e6:.0f} MB)", elements, seconds)
+        seconds, reference = paired_medians(call, inprocess_call(elements), 7)
+    return ScoreMeasurement(f"service npz ({len(body) / 1e6:.0f} MB)", elements, seconds, reference)
 
 
 def score_bare_receive(ctx: Context, elements: int) -> ScoreMeasurement:
@@ -343,15 +363,14 @@ def score_bare_receive(ctx: Context, elements: int) -> ScoreMeasurement:
         start_process(ctx, "bare", [sys.executable, str(LOAD), "_bare"], "/health")
     body = npz_body(elements)
     url = ctx.servers["bare"] + "/receive"
-
     with httpx.Client(timeout=600) as client:
 
         def call() -> None:
             r = client.post(url, content=body, headers={"content-type": "application/x-npz"})
             r.raise_for_status()
 
-        seconds = median_of(call, 5)
-    return ScoreMeasurement("bare-http receive (same npz)", elements, seconds)
+        seconds, reference = paired_medians(call, inprocess_call(elements), 7)
+    return ScoreMeasurement("bare-http receive (same npz)", elements, seconds, reference)
 
 
 #: name -> row function (ctx, elements) -> ScoreMeasurement; "in-process" is the reference
@@ -366,13 +385,17 @@ SCORE_ROWS: dict[str, Callable[[Context, int], ScoreMeasurement]] = {
 def score_grpc(ctx: Context, elements: int) -> ScoreMeasurement:
     """gRPC ``Score`` with packed arrays (float32 logits, 0/1 labels as uint8); equal to losses' value."""
     import losses
-    from benchmarks.service_grpc import grpc_score_seconds
+    from benchmarks.service_grpc import grpc_score_times
 
     service_url(ctx)
     x, y = score_arrays(elements)
     reference = float(losses.focal_loss(x, y))
-    seconds = grpc_score_seconds(ctx.servers["service-grpc"], x, y, reference=reference)
-    return ScoreMeasurement("service gRPC packed bytes", elements, seconds)
+    remote, local = grpc_score_times(
+        ctx.servers["service-grpc"], x, y, repeats=7, reference=reference, interleave=inprocess_call(elements)
+    )
+    return ScoreMeasurement(
+        "service gRPC packed bytes", elements, statistics.median(remote), statistics.median(local)
+    )
 
 
 SCORE_ROWS["grpc"] = score_grpc
@@ -425,8 +448,12 @@ def main() -> None:
     parser.add_argument("--skip-score", action="store_true")
     args = parser.parse_args()
 
+    from service.memory import keep_large_buffers
     from service.repository import scan_repository
+    from service.settings import Settings
 
+    # this process makes the in-process reference calls: give it the service's allocator, as the bare server
+    keep_large_buffers(Settings().malloc_keep_bytes)
     model = args.model or scan_repository(args.model_repository).names()[0]
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Context(
@@ -452,10 +479,12 @@ def main() -> None:
             if not args.skip_score:
                 print(f"\nScoring, binary focal loss, {args.elements:,} elements")
                 scores = {name: row(ctx, args.elements) for name, row in SCORE_ROWS.items()}
-                ref = scores["in-process"]
-                print(f"{'row':<28} {'seconds':>8} {'Melem/s':>9} {'vs in-process':>14}")
+                print(f"{'row':<28} {'seconds':>8} {'Melem/s':>9} {'in-process s':>13} {'vs in-process':>14}")
                 for m in scores.values():
-                    print(f"{m.row:<28} {m.seconds:>8.3f} {m.rate / 1e6:>9.1f} {m.rate / ref.rate:>14.2f}")
+                    print(
+                        f"{m.row:<28} {m.seconds:>8.3f} {m.rate / 1e6:>9.1f} {m.reference_seconds:>13.3f} "
+                        f"{m.ratio:>14.2f}"
+                    )
         finally:
             stop_all(ctx)
 

@@ -141,23 +141,6 @@ def grpc_detect_load(
     return _run_load("grpc", target, wire, concurrency, duration)
 
 
-def grpc_score_seconds(
-    target: str,
-    predictions: np.ndarray,
-    labels: np.ndarray,
-    *,
-    repeats: int = 5,
-    reference: float | None = None,
-) -> float:
-    """Median seconds of gRPC Score (binary focal, packed arrays, pre-serialized request).
-
-    Hard 0/1 labels travel as uint8 (the same values, a quarter of the bytes). When ``reference`` is given the
-    first answer must equal it exactly.
-    """
-    remote, _ = grpc_score_times(target, predictions, labels, repeats=repeats, reference=reference)
-    return statistics.median(remote)
-
-
 def score_wire(predictions: np.ndarray, labels: np.ndarray) -> bytes:
     """A serialized binary-focal ``ScoreRequest``; hard 0/1 labels packed as uint8 (same values)."""
     from service._proto import array_pb2, scoring_pb2

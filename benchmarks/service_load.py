@@ -185,6 +185,10 @@ if __name__ == "__main__":
         stats = uvloop.run(_load(url, Path(body_file).read_bytes(), content_type, int(conc), float(duration)))
         print(json.dumps(stats))
     elif len(sys.argv) > 1 and sys.argv[1] == "_bare":
+        from service.memory import keep_large_buffers
+        from service.settings import Settings
+
+        keep_large_buffers(Settings().malloc_keep_bytes)  # the HTTP limit of the service: its allocator too
         _serve(_bare_app(), int(sys.argv[sys.argv.index("--port") + 1]))
     elif len(sys.argv) > 1 and sys.argv[1] == "_naive":
         _serve(_naive_app(sys.argv[2], sys.argv[3]), int(sys.argv[sys.argv.index("--port") + 1]))

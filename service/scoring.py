@@ -185,8 +185,10 @@ def score(predictions: np.ndarray, labels: np.ndarray | None, options: ScoreOpti
         with _naming(0):
             report = losses.loss_anatomy(predictions, labels, loss=first.name, **common, **first.params())
         anatomy = report.to_dict() if hasattr(report, "to_dict") else dataclasses.asdict(report)
-    with _naming(None):
-        clamped = losses.clamped_count(predictions, from_logits=options.from_logits)
+    clamped = 0  # logits are never clamped, and every loss above has already checked them
+    if not options.from_logits:
+        with _naming(None):
+            clamped = losses.clamped_count(predictions, from_logits=False)
     return ScoreResult(results, anatomy, clamped, int(predictions.size))
 
 

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from .app import create_app
+from .memory import keep_large_buffers
 from .settings import Settings
 from .state import ServiceState
 
@@ -79,4 +80,5 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    keep_large_buffers(settings.malloc_keep_bytes)
     build_server(settings).run()

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     grpc_max_message_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="gRPC message size limit."
     )
+    malloc_keep_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=0,
+        description="glibc only: serve allocations up to this size from the heap and keep that much freed "
+        "memory for reuse, so large bodies do not page-fault on every request (0: glibc's defaults).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("api_keys", mode="before")
