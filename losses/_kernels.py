@@ -80,18 +80,30 @@ def _finish(total: float, divisor: float, dtype: Any) -> Any:
 
 
 def _focal_chunk(x: _Arr, y: _Arr, out: _Arr, alpha: float | None, gamma: float, eps: float) -> float | None:
-    """Binary focal loss of one chunk into ``out`` (same dtype); returns its float64 sum, None if invalid."""
-    lo, hi = x.min(), x.max()
-    if not (math.isfinite(lo) and math.isfinite(hi) and y.min() >= 0 and y.max() <= 1):
-        return None
-    if not eps and bool(np.all((y == 0) | (y == 1))):
+    """Binary focal loss of one chunk into ``out`` (same dtype); returns its float64 sum, None if invalid.
+
+    Targets keep their dtype (integer 0/1 targets are not copied to floats first). Logits are not scanned for
+    NaN or inf: a non-finite logit makes its element, so the sum, non-finite (inf - inf, 0 * inf or NaN),
+    which hands the call to the validating formula; finite logits always give a finite sum.
+    """
+    if y.dtype.kind in "biu":
+        if y.size and (y.max() > 1 or y.min() < 0):
+            return None
+        hard = not eps  # integers in [0, 1]
+    else:
+        y = y.astype(x.dtype, copy=False)  # floating targets in the logits' precision, as in the formula
+        if not (y.min() >= 0 and y.max() <= 1):  # NaN fails both
+            return None
+        hard = not eps and bool(np.all((y == 0) | (y == 1)))
+    if hard:
         _focal_hard(x, y, out, gamma)
     else:
-        y = _focal_soft(x, y, out, gamma, eps)  # alpha_t weighs the smoothed targets
+        y = _focal_soft(x, y.astype(x.dtype, copy=False), out, gamma, eps)  # alpha_t weighs smoothed targets
     if alpha is not None:
         dt = x.dtype.type
         out *= dt(1.0 - alpha) + dt(2.0 * alpha - 1.0) * y
-    return float(np.sum(out, dtype=np.float64))
+    total = float(np.sum(out, dtype=np.float64))
+    return total if math.isfinite(total) else None
 
 
 def _focal_hard(x: _Arr, y: _Arr, out: _Arr, gamma: float) -> None:
@@ -164,17 +176,19 @@ def focal_fast(
         return None
     a = None if alpha is None else float(alpha)
     x = np.ascontiguousarray(input).reshape(-1)  # [...] -> [n]
-    y = np.ascontiguousarray(target, dtype=input.dtype).reshape(-1)
-    out = np.empty_like(x)
+    y = np.ascontiguousarray(target).reshape(-1)  # converted chunk by chunk
+    out = np.empty_like(x) if reduction == "none" else None  # else each thread's scratch chunk
 
     def run(i: int) -> float | None:
         s = slice(i, i + CHUNK)
-        return _focal_chunk(x[s], y[s], out[s], a, gamma, float(eps))
+        chunk = x[s]
+        dest = out[s] if out is not None else _buffer(chunk.size, x.dtype)
+        return _focal_chunk(chunk, y[s], dest, a, gamma, float(eps))
 
     sums = _map(run, range(0, x.size, CHUNK))
     if any(v is None for v in sums):
         return None
-    if reduction == "none":
+    if out is not None:
         return out.reshape(input.shape)
     total = math.fsum(sums)
     divisor = x.size if reduction == "mean" else (1.0 if norm is None else max(1.0, norm))
