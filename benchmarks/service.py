@@ -373,12 +373,64 @@ def score_bare_receive(ctx: Context, elements: int) -> ScoreMeasurement:
     return ScoreMeasurement("bare-http receive (same npz)", elements, seconds, reference)
 
 
+def paired_throughput(
+    send: Callable[[], Any], reference: Callable[[], Any], *, in_flight: int, calls: int, rounds: int = 3
+) -> tuple[float, float]:
+    """Seconds per call with ``in_flight`` calls outstanding (``send`` from that many threads; the next body
+    travels while the server computes the last) and the in-process call's median, rounds alternating."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    per_call: list[float] = []
+    ref: list[float] = []
+    with ThreadPoolExecutor(in_flight) as pool:
+        list(pool.map(lambda _: send(), range(in_flight)))  # warm-up: a connection per thread
+        for _ in range(rounds):
+            for _ in range(2):
+                t0 = time.perf_counter()
+                reference()
+                ref.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            list(pool.map(lambda _: send(), range(calls)))
+            per_call.append((time.perf_counter() - t0) / calls)
+    return statistics.median(per_call), statistics.median(ref)
+
+
+def score_npz_in_flight(ctx: Context, elements: int, in_flight: int = 2) -> ScoreMeasurement:
+    """Scoring throughput: ``in_flight`` npz requests outstanding, one keep-alive client per thread."""
+    import threading
+
+    import httpx
+
+    body = npz_body(elements)
+    url = service_url(ctx) + "/v1/score"
+    local = threading.local()
+    clients: list[httpx.Client] = []
+
+    def send() -> None:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(timeout=600)
+            clients.append(client)
+        headers = {"content-type": "application/x-npz"}
+        client.post(url, content=body, headers=headers, params={"losses": "focal"}).raise_for_status()
+
+    try:
+        seconds, reference = paired_throughput(
+            send, inprocess_call(elements), in_flight=in_flight, calls=4 * in_flight
+        )
+    finally:
+        for client in clients:
+            client.close()
+    return ScoreMeasurement(f"service npz, {in_flight} in flight", elements, seconds, reference)
+
+
 #: name -> row function (ctx, elements) -> ScoreMeasurement; "in-process" is the reference
 SCORE_ROWS: dict[str, Callable[[Context, int], ScoreMeasurement]] = {
     "in-process": score_inprocess,
     "json": score_json,
     "npz": score_npz,
     "bare-http": score_bare_receive,
+    "npz-in-flight": score_npz_in_flight,
 }
 
 
@@ -398,7 +450,27 @@ def score_grpc(ctx: Context, elements: int) -> ScoreMeasurement:
     )
 
 
+def score_grpc_in_flight(ctx: Context, elements: int, in_flight: int = 2) -> ScoreMeasurement:
+    """gRPC scoring throughput: ``in_flight`` Score calls outstanding on one channel."""
+    from benchmarks.service_grpc import grpc_score_pipelined, score_wire
+
+    service_url(ctx)
+    wire = score_wire(*score_arrays(elements))
+    reference = inprocess_call(elements)
+    per_call: list[float] = []
+    ref: list[float] = []
+    for _ in range(3):
+        ref.append(paired_medians(reference, reference, 1)[0])
+        per_call.append(
+            grpc_score_pipelined(ctx.servers["service-grpc"], wire, in_flight=in_flight, calls=4 * in_flight)
+        )
+    return ScoreMeasurement(
+        f"service gRPC, {in_flight} in flight", elements, statistics.median(per_call), statistics.median(ref)
+    )
+
+
 SCORE_ROWS["grpc"] = score_grpc
+SCORE_ROWS["grpc-in-flight"] = score_grpc_in_flight
 
 
 # --- report
