@@ -355,12 +355,21 @@ def score_npz(ctx: Context, elements: int) -> ScoreMeasurement:
     return ScoreMeasurement(f"service npz ({len(body) / 1e6:.0f} MB)", elements, seconds, reference)
 
 
+def bare_server(ctx: Context) -> str:
+    """The receive-only reference server (HTTP ``/receive``; gRPC at ``ctx.servers["bare-grpc"]``)."""
+    if "bare" not in ctx.servers:
+        grpc_port = free_port()
+        cmd = [sys.executable, str(LOAD), "_bare", "--grpc-port", str(grpc_port)]
+        start_process(ctx, "bare", cmd, "/health")
+        ctx.servers["bare-grpc"] = f"127.0.0.1:{grpc_port}"
+    return ctx.servers["bare"]
+
+
 def score_bare_receive(ctx: Context, elements: int) -> ScoreMeasurement:
     """The HTTP limit for the npz row: a bare FastAPI endpoint that only receives the same bytes."""
     import httpx
 
-    if "bare" not in ctx.servers:
-        start_process(ctx, "bare", [sys.executable, str(LOAD), "_bare"], "/health")
+    bare_server(ctx)
     body = npz_body(elements)
     url = ctx.servers["bare"] + "/receive"
     with httpx.Client(timeout=600) as client:
@@ -469,7 +478,24 @@ def score_grpc_in_flight(ctx: Context, elements: int, in_flight: int = 2) -> Sco
     )
 
 
+def score_bare_grpc(ctx: Context, elements: int) -> ScoreMeasurement:
+    """The gRPC limit for the gRPC rows: a server with the service's channel arguments that only receives the
+    same ``Score`` message."""
+    import grpc
+
+    from benchmarks.service_grpc import score_wire
+
+    bare_server(ctx)
+    wire = score_wire(*score_arrays(elements))
+    options = [("grpc.max_send_message_length", 1 << 30), ("grpc.max_receive_message_length", 1 << 30)]
+    with grpc.insecure_channel(ctx.servers["bare-grpc"], options=options) as channel:
+        send = channel.unary_unary("/focalserve.v1.ScoringService/Score")
+        seconds, reference = paired_medians(lambda: send(wire, timeout=120), inprocess_call(elements), 7)
+    return ScoreMeasurement("bare-gRPC receive (same msg)", elements, seconds, reference)
+
+
 SCORE_ROWS["grpc"] = score_grpc
+SCORE_ROWS["bare-grpc"] = score_bare_grpc
 SCORE_ROWS["grpc-in-flight"] = score_grpc_in_flight
 
 
@@ -557,6 +583,11 @@ def main() -> None:
                         f"{m.row:<28} {m.seconds:>8.3f} {m.rate / 1e6:>9.1f} {m.reference_seconds:>13.3f} "
                         f"{m.ratio:>14.2f}"
                     )
+                for bare, name in (("bare-http", "HTTP"), ("bare-grpc", "gRPC")):
+                    if bare in scores:  # receiving, then computing: the most one request at a time can reach
+                        b = scores[bare]
+                        ceiling = b.reference_seconds / (b.seconds + b.reference_seconds)
+                        print(f"{name} one request at a time can reach at most {ceiling:.2f}x in-process")
         finally:
             stop_all(ctx)
 

@@ -1,8 +1,9 @@
 """Helpers of benchmarks/service.py that run in their own processes: the load generator and the reference
-servers (a bare FastAPI endpoint, a naive one-session-call-per-request handler), plus small shared helpers.
+servers (a bare FastAPI endpoint, and beside it a bare gRPC server with the service's channel arguments that
+only receives; a naive one-session-call-per-request handler), plus small shared helpers.
 
     python benchmarks/service_load.py _load URL BODY_FILE CONTENT_TYPE CONCURRENCY SECONDS   -> JSON stats
-    python benchmarks/service_load.py _bare --port P
+    python benchmarks/service_load.py _bare [--grpc-port G] --port P
     python benchmarks/service_load.py _naive REPOSITORY MODEL --port P
 """
 
@@ -105,8 +106,36 @@ async def _load(
     }
 
 
-def _bare_app() -> Any:
-    app = FastAPI()
+def _bare_app(grpc_port: int | None = None) -> Any:
+    """Endpoints that only receive: ``POST /receive`` over HTTP, and with ``grpc_port`` the scoring method
+    ``/focalserve.v1.ScoringService/Score`` over gRPC (raw bytes in, empty bytes out; no parsing)."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        if grpc_port is None:
+            yield
+            return
+        import grpc
+        from grpc import aio
+
+        from service.grpc.server import server_options
+
+        server = aio.server(options=server_options(1 << 30))
+
+        async def receive(request: bytes, context: Any) -> bytes:
+            return b""
+
+        handlers = {"Score": grpc.unary_unary_rpc_method_handler(receive)}
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("focalserve.v1.ScoringService", handlers),)
+        )
+        server.add_insecure_port(f"127.0.0.1:{grpc_port}")
+        await server.start()
+        yield
+        await server.stop(0)
+
+    app = FastAPI(lifespan=lifespan)
 
     @app.get("/health")
     async def health() -> dict[str, bool]:
@@ -188,8 +217,9 @@ if __name__ == "__main__":
         from service.memory import keep_large_buffers
         from service.settings import Settings
 
-        keep_large_buffers(Settings().malloc_keep_bytes)  # the HTTP limit of the service: its allocator too
-        _serve(_bare_app(), int(sys.argv[sys.argv.index("--port") + 1]))
+        keep_large_buffers(Settings().malloc_keep_bytes)  # the service's transport limit: its allocator too
+        grpc_port = int(sys.argv[sys.argv.index("--grpc-port") + 1]) if "--grpc-port" in sys.argv else None
+        _serve(_bare_app(grpc_port), int(sys.argv[sys.argv.index("--port") + 1]))
     elif len(sys.argv) > 1 and sys.argv[1] == "_naive":
         _serve(_naive_app(sys.argv[2], sys.argv[3]), int(sys.argv[sys.argv.index("--port") + 1]))
     else:
