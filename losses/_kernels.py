@@ -228,20 +228,29 @@ def _ce_chunk(x: _Arr, x_t: _Arr, out: _Arr, ones: _Arr) -> bool:
 
 def _ce_onnxruntime(x: _Arr, idx: _Arr, out: _Arr) -> bool:
     """Per-row CE of float32 ``x [n, C]`` (targets ``idx [n]``) into ``out [n]`` from ONNX Runtime's row
-    sums; False when it is not used or a row needs the numpy kernel's checks (a logit below -80, non-finite,
-    or a sum overflowing). The finish ``log S - x_t`` runs in float64: its error is float32 rounding of ``S``
-    alone, as in `_ce_chunk`, with one transcendental per row instead of two."""
-    found = _ort.row_exp_sums(x, idx)
-    if found is None:
+    sums, chunk by chunk on the worker threads; False when it is not used or a row needs the numpy kernel's
+    checks (a logit below -80, non-finite, or a sum overflowing). The finish ``log S - x_t`` runs in float64:
+    its error is float32 rounding of ``S`` alone, as in `_ce_chunk`, with one transcendental per row."""
+    if not (x.dtype == np.float32 and x.size >= _ort.MIN_ELEMENTS and _ort.available()):
         return False
-    sums, lows, x_t = found
-    if not (np.isfinite(sums).all() and (lows >= -80).all()):  # NaN fails both; -inf shows in lows
-        return False
-    loss = sums.astype(np.float64)  # one float64 temporary, worked in place
-    np.log(loss, out=loss)
-    loss -= x_t
-    out[:] = loss
-    return True
+    n, num_classes = x.shape
+    rows = max(1, _ort.CHUNK_ELEMENTS // num_classes)
+    starts = np.arange(0, min(rows, n) * num_classes, num_classes)  # [rows]: flat offset of each row
+
+    def run(i: int) -> bool:
+        chunk = x[i : i + rows]  # [r, C]
+        r = chunk.shape[0]
+        sums, lows = _ort.row_exp_sums(chunk)
+        if not (np.isfinite(sums).all() and (lows >= -80).all()):  # NaN fails both; -inf shows in lows
+            return False
+        x_t = np.take(chunk.reshape(-1), starts[:r] + idx[i : i + r])  # [r], read while the chunk is hot
+        loss = sums.astype(np.float64)  # one float64 temporary, worked in place
+        np.log(loss, out=loss)
+        loss -= x_t
+        out[i : i + r] = loss
+        return True
+
+    return all(_map(run, range(0, n, rows)))
 
 
 def cross_entropy_fast(

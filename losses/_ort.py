@@ -2,9 +2,10 @@
 
 numpy's float32 ``exp`` costs about as much per element as torch's whole fused log-softmax, so a numpy
 cross-entropy cannot beat ``F.cross_entropy`` on a small machine. ONNX Runtime's ``Exp`` and ``ReduceSum``
-(MLAS, vectorised, on an intra-op thread pool) do the same work several times faster. The graph is fixed
-(``_graphs/row_exp_sums.onnx``, written by ``scripts/gen_loss_graphs.py``) and is run over chunks of rows,
-so each chunk's exponentials stay in cache.
+(MLAS, vectorised) do the same work several times faster. The graph is fixed (``_graphs/row_exp_sums.onnx``,
+written by ``scripts/gen_loss_graphs.py``). The caller runs it over chunks of rows from its own worker threads
+(``_kernels``): the session has one intra-op thread, so a chunk never waits for a pool thread to wake, and
+each chunk's exponentials stay in that core's cache.
 
 ONNX Runtime is optional: without it (or with ``disabled()``), `row_exp_sums` returns None and the numpy
 kernel runs instead. The serving image always has it, for the detector.
@@ -12,7 +13,6 @@ kernel runs instead. The serving image always has it, for the detector.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +24,6 @@ import numpy as np
 GRAPH = Path(__file__).with_name("_graphs") / "row_exp_sums.onnx"
 MIN_ELEMENTS = 1 << 16  # below this, numpy is as fast as one session call
 CHUNK_ELEMENTS = 1 << 19  # elements per session call: 2 MB of float32, cache-resident exponentials
-THREADS = max(1, min(4, os.cpu_count() or 1))
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"enabled": True, "session": None, "missing": False}
@@ -53,9 +52,8 @@ def _session() -> Any:
                     _state["missing"] = True
                     return None
                 options = ort.SessionOptions()
-                options.intra_op_num_threads = THREADS
+                options.intra_op_num_threads = 1  # run on the calling thread; callers run chunks in parallel
                 options.inter_op_num_threads = 1
-                # no busy-waiting between calls: in the service these threads share the cores with the server
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 options.log_severity_level = 3
                 _state["session"] = ort.InferenceSession(
@@ -69,25 +67,8 @@ def available() -> bool:
     return bool(_state["enabled"]) and _session() is not None
 
 
-def row_exp_sums(x: _Arr, columns: _Arr) -> tuple[_Arr, _Arr, _Arr] | None:
-    """``(sums, lows, picked)``, each ``[n]``, for float32 logits ``x [n, C]``: each row's ``sum exp(x)``
-    (unshifted, so it overflows to inf past about 88), its minimum, and its entry at ``columns [n]`` (read
-    while the chunk is in cache). None when ONNX Runtime is not used for this input."""
-    if not (_state["enabled"] and x.dtype == np.float32 and x.ndim == 2 and x.size >= MIN_ELEMENTS):
-        return None
-    session = _session()
-    if session is None:
-        return None
-    x = np.ascontiguousarray(x)
-    n, num_classes = x.shape
-    rows = max(1, CHUNK_ELEMENTS // num_classes)
-    sums = np.empty(n, dtype=np.float32)
-    lows = np.empty(n, dtype=np.float32)
-    picked = np.empty(n, dtype=np.float32)
-    starts = np.arange(0, min(rows, n) * num_classes, num_classes)  # [rows]: flat offset of each row
-    for i in range(0, n, rows):
-        chunk = x[i : i + rows]  # [r, C]
-        r = chunk.shape[0]
-        sums[i : i + r], lows[i : i + r] = session.run(None, {"x": chunk})
-        np.take(chunk.reshape(-1), starts[:r] + columns[i : i + r], out=picked[i : i + r])
-    return sums, lows, picked
+def row_exp_sums(x: _Arr) -> tuple[_Arr, _Arr]:
+    """``(sums, lows)``, each ``[r]``, for one float32 chunk ``x [r, C]``: each row's ``sum exp(x)``
+    (unshifted, so it overflows to inf past about 88) and its minimum. Call only when `available()`."""
+    sums, lows = _session().run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})
+    return sums, lows

@@ -29,39 +29,38 @@ def test_committed_graph_is_what_the_generator_writes(tmp_path):
 
 
 def test_row_sums_and_minimums_equal_float64(rng):
-    x = (rng.standard_normal((3001, 80)) * 4).astype(np.float32)  # several chunks, the last one short
+    x = (rng.standard_normal((3001, 80)) * 4).astype(np.float32)
     x[5, 7] = 88.0  # exp(88) is near float32's largest value
-    columns = rng.integers(0, 80, 3001)
-    found = _ort.row_exp_sums(x, columns)
-    assert found is not None
-    sums, lows, picked = found
-    assert sums.shape == lows.shape == picked.shape == (3001,)
-    assert sums.dtype == lows.dtype == picked.dtype == np.float32
+    sums, lows = _ort.row_exp_sums(x)
+    assert sums.shape == lows.shape == (3001,) and sums.dtype == lows.dtype == np.float32
     exact = np.exp(x.astype(np.float64)).sum(axis=1)
     np.testing.assert_allclose(sums, exact, rtol=2e-6)
     np.testing.assert_array_equal(lows, x.min(axis=1))
-    np.testing.assert_array_equal(picked, x[np.arange(3001), columns])
 
 
 def test_row_sums_overflow_to_inf_and_carry_non_finite_values(rng):
     x = rng.standard_normal((1000, 80)).astype(np.float32)
     x[1, 2], x[3, 4], x[5, 6] = 100.0, np.nan, -np.inf
-    found = _ort.row_exp_sums(x, np.zeros(1000, dtype=np.intp))
-    assert found is not None
-    sums, lows, _ = found
+    sums, lows = _ort.row_exp_sums(x)
     assert sums[1] == np.inf and np.isnan(sums[3]) and lows[5] == -np.inf
     assert np.isfinite(np.delete(sums, [1, 3])).all()
 
 
-def test_row_sums_apply_only_to_large_float32_inputs(rng):
+def test_the_kernel_uses_onnxruntime_for_large_float32_inputs_only(rng):
     big = rng.standard_normal((1000, 80))
-    columns = np.zeros(1000, dtype=np.intp)
-    assert _ort.row_exp_sums(big, columns) is None  # float64: the numpy kernel
-    assert _ort.row_exp_sums(big[:10].astype(np.float32), columns[:10]) is None  # below MIN_ELEMENTS
-    assert _ort.row_exp_sums(big.astype(np.float32), columns) is not None
+    idx = rng.integers(0, 80, 1000)
+    out = np.empty(1000)
+    assert not kernels._ce_onnxruntime(big, idx, out)  # float64: the numpy kernel
+    small = big[:10].astype(np.float32)
+    assert not kernels._ce_onnxruntime(small, idx[:10], out[:10].astype(np.float32))  # below MIN_ELEMENTS
+    out32 = np.empty(1000, dtype=np.float32)
+    assert kernels._ce_onnxruntime(big.astype(np.float32), idx, out32)
+    x64 = big.astype(np.float32).astype(np.float64)
+    exact = np.log(np.exp(x64).sum(axis=1)) - x64[np.arange(1000), idx]
+    np.testing.assert_allclose(out32, exact, rtol=2e-6, atol=1e-6)
     with _ort.disabled():
         assert not _ort.available()
-        assert _ort.row_exp_sums(big.astype(np.float32), columns) is None
+        assert not kernels._ce_onnxruntime(big.astype(np.float32), idx, out32)
     assert _ort.available()
 
 
