@@ -195,6 +195,16 @@ def run_load(
     return m
 
 
+def bare_server(ctx: Context) -> str:
+    """The receive-only reference server (HTTP ``/receive``; gRPC at ``ctx.servers["bare-grpc"]``)."""
+    if "bare" not in ctx.servers:
+        grpc_port = free_port()
+        cmd = [sys.executable, str(LOAD), "_bare", "--grpc-port", str(grpc_port)]
+        start_process(ctx, "bare", cmd, "/health")
+        ctx.servers["bare-grpc"] = f"127.0.0.1:{grpc_port}"
+    return ctx.servers["bare"]
+
+
 # --- detection rows
 def detect_service(ctx: Context, concurrency: int) -> Measurement:
     url = service_url(ctx) + f"/v1/models/{ctx.model}/detect"
@@ -202,9 +212,7 @@ def detect_service(ctx: Context, concurrency: int) -> Measurement:
 
 
 def detect_bare(ctx: Context, concurrency: int) -> Measurement:
-    if "bare" not in ctx.servers:
-        start_process(ctx, "bare", [sys.executable, str(LOAD), "_bare"], "/health")
-    url = ctx.servers["bare"] + "/receive"
+    url = bare_server(ctx) + "/receive"
     return run_load(url, ctx.image, "image/jpeg", concurrency, ctx.duration, ctx, server="bare")
 
 
@@ -353,16 +361,6 @@ def score_npz(ctx: Context, elements: int) -> ScoreMeasurement:
 
         seconds, reference = paired_medians(call, inprocess_call(elements), 7)
     return ScoreMeasurement(f"service npz ({len(body) / 1e6:.0f} MB)", elements, seconds, reference)
-
-
-def bare_server(ctx: Context) -> str:
-    """The receive-only reference server (HTTP ``/receive``; gRPC at ``ctx.servers["bare-grpc"]``)."""
-    if "bare" not in ctx.servers:
-        grpc_port = free_port()
-        cmd = [sys.executable, str(LOAD), "_bare", "--grpc-port", str(grpc_port)]
-        start_process(ctx, "bare", cmd, "/health")
-        ctx.servers["bare-grpc"] = f"127.0.0.1:{grpc_port}"
-    return ctx.servers["bare"]
 
 
 def score_bare_receive(ctx: Context, elements: int) -> ScoreMeasurement:

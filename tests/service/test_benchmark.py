@@ -1,0 +1,31 @@
+"""The service benchmark runs end to end at tiny sizes (its speed is for benchmarks/, not for tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_service_benchmark_runs_every_row():
+    cmd = [
+        sys.executable,
+        "benchmarks/service.py",
+        "--duration",
+        "0.3",
+        "--repeat",
+        "1",
+        "--concurrency",
+        "1",
+        "--elements",
+        "100000",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for row in ("service", "in-process", "bare-http", "naive", "grpc"):
+        assert any(line.split()[:2] == [row, "1"] for line in out.stdout.splitlines()), row
+    for row in ("service npz", "bare-http receive", "service gRPC packed bytes", "bare-gRPC receive"):
+        assert row in out.stdout, row
+    assert "one request at a time can reach at most" in out.stdout
