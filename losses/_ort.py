@@ -7,12 +7,14 @@ written by ``scripts/gen_loss_graphs.py``). The caller runs it over chunks of ro
 (``_kernels``): the session has one intra-op thread, so a chunk never waits for a pool thread to wake, and
 each chunk's exponentials stay in that core's cache.
 
-ONNX Runtime is optional: without it (or with ``disabled()``), `row_exp_sums` returns None and the numpy
-kernel runs instead. The serving image always has it, for the detector.
+ONNX Runtime is optional: without it (or with ``disabled()``), `available()` is False and the numpy kernel
+runs instead; so does it, after one warning, if an installed onnxruntime cannot load the graph. The serving
+image always has it, for the detector.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ GRAPH = Path(__file__).with_name("_graphs") / "row_exp_sums.onnx"
 MIN_ELEMENTS = 1 << 16  # below this, numpy is as fast as one session call
 CHUNK_ELEMENTS = 1 << 19  # elements per session call: 2 MB of float32, cache-resident exponentials
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _state: dict[str, Any] = {"enabled": True, "session": None, "missing": False}
 _Arr = np.ndarray[Any, Any]
@@ -56,9 +59,13 @@ def _session() -> Any:
                 options.inter_op_num_threads = 1
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 options.log_severity_level = 3
-                _state["session"] = ort.InferenceSession(
-                    GRAPH.read_bytes(), options, providers=["CPUExecutionProvider"]
-                )
+                try:
+                    _state["session"] = ort.InferenceSession(
+                        GRAPH.read_bytes(), options, providers=["CPUExecutionProvider"]
+                    )
+                except Exception as exc:  # a broken install must not break the losses: numpy computes them
+                    log.warning("onnxruntime cannot run %s (%s); cross-entropy uses numpy alone", GRAPH, exc)
+                    _state["missing"] = True
     return _state["session"]
 
 

@@ -132,3 +132,20 @@ assert 'onnxruntime' not in sys.modules
     x = (rng.standard_normal((3000, 80)) * 3).astype(np.float32)
     t = rng.integers(0, 80, 3000)
     assert abs(float(out.stdout) - float(cross_entropy(x, t))) <= 2e-6 * float(out.stdout)
+
+
+def test_a_graph_onnxruntime_cannot_load_falls_back_to_numpy_with_a_warning(
+    rng, monkeypatch, tmp_path, caplog
+):
+    broken = tmp_path / "row_exp_sums.onnx"
+    broken.write_bytes(b"not an onnx model")
+    monkeypatch.setattr(_ort, "GRAPH", broken)
+    monkeypatch.setattr(_ort, "_state", {"enabled": True, "session": None, "missing": False})
+    x = (rng.standard_normal((2000, 80)) * 3).astype(np.float32)
+    t = rng.integers(0, 80, 2000)
+    with caplog.at_level("WARNING", logger="losses._ort"):
+        assert not _ort.available()
+    assert "cross-entropy uses numpy alone" in caplog.text
+    with kernels.disabled():
+        formula = cross_entropy(x, t)
+    np.testing.assert_allclose(cross_entropy(x, t), formula, rtol=3e-6)
