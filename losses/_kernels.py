@@ -17,14 +17,15 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
 
 from . import _ort
+from ._switch import switched_off
 from ._validate import check_weight
 
 CHUNK = 65536  # elements per chunk: inputs + temporaries stay in L2
@@ -36,15 +37,9 @@ _WORKERS = max(1, min(4, os.cpu_count() or 1))
 _Arr = np.ndarray[Any, Any]
 
 
-@contextmanager
-def disabled() -> Iterator[None]:
+def disabled() -> AbstractContextManager[None]:
     """Run the generic formulas only (for parity tests and benchmarks)."""
-    previous = _state["enabled"]
-    _state["enabled"] = False
-    try:
-        yield
-    finally:
-        _state["enabled"] = previous
+    return switched_off(_state)
 
 
 def _map(fn: Callable[[int], Any], starts: range) -> list[Any]:

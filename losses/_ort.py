@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ._switch import switched_off
 
 GRAPH = Path(__file__).with_name("_graphs") / "row_exp_sums.onnx"
 MIN_ELEMENTS = 1 << 16  # below this, numpy is as fast as one session call
@@ -33,15 +34,9 @@ _state: dict[str, Any] = {"enabled": True, "session": None, "missing": False}
 _Arr = np.ndarray[Any, Any]
 
 
-@contextmanager
-def disabled() -> Iterator[None]:
+def disabled() -> AbstractContextManager[None]:
     """Run without ONNX Runtime (the numpy kernel), as on a machine that does not have it."""
-    previous = _state["enabled"]
-    _state["enabled"] = False
-    try:
-        yield
-    finally:
-        _state["enabled"] = previous
+    return switched_off(_state)
 
 
 def _session() -> Any:
