@@ -40,6 +40,8 @@ class ServiceState:
         metrics: the app's Prometheus metrics.
         draining: set on SIGTERM; new work is refused with 503, readiness is false.
         inflight: requests being handled right now (the drain waits for 0).
+        readiness_changed: set when `ready` may have changed (models loaded, drain begun), so that followers
+            such as gRPC health need not wait for their next poll.
         on_startup / on_shutdown: hooks run by the lifespan after the models load / before they unload.
     """
 
@@ -54,6 +56,7 @@ class ServiceState:
         self.draining = False
         self.inflight = 0
         self.loaded = False
+        self.readiness_changed = asyncio.Event()
         self.on_startup: list[Hook] = []
         self.on_shutdown: list[Hook] = []
         self.inference_pool = ThreadPoolExecutor(max(2, len(self.registry)), thread_name_prefix="inference")
@@ -105,6 +108,7 @@ class ServiceState:
         self.metrics.models_loaded.set(sum(mv.ready for mv in self.registry))
         self.loaded = True
         self.metrics.ready.set(1 if self.ready else 0)
+        self.readiness_changed.set()
 
     def begin_drain(self) -> None:
         """Readiness false at once; new requests get 503 from now on."""
@@ -112,6 +116,7 @@ class ServiceState:
             log.info("draining: refusing new requests, finishing %d in flight", self.inflight)
         self.draining = True
         self.metrics.ready.set(0)
+        self.readiness_changed.set()
 
     async def wait_idle(self, timeout_s: float) -> bool:
         """Wait until no request is in flight (or ``timeout_s`` passes); True when idle."""

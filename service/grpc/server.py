@@ -119,13 +119,19 @@ class GrpcServer:
             await self.health.set(name, _SERVING if serving else _NOT_SERVING)
 
     async def _follow_readiness(self) -> None:
+        """Health = readiness: re-read at once when the state signals a change, and every ``poll_s``."""
+        changed = self.state.readiness_changed
         last: bool | None = None
         while True:
+            changed.clear()
             ready = self.state.ready
             if ready != last:
                 await self._set(ready)
                 last = ready
-            await asyncio.sleep(self._poll_s)
+            # asyncio.timeout, unlike 3.11's wait_for, never swallows the cancel that stop() sends
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_s):
+                    await changed.wait()
 
     async def stop(self, grace_s: float) -> None:
         """NOT_SERVING at once, let calls in progress finish for up to ``grace_s``, then close."""

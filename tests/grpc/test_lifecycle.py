@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import time
 from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from service.grpc.server import GrpcServer
+from service.settings import Settings
+from service.state import ServiceState
 from tests.grpc.live import live_service, make_repository
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -36,3 +41,35 @@ def test_health_watch_sees_not_serving_on_sigterm(tmp_path: Path) -> None:
         watch.cancel()
         assert seen == [NOT_SERVING]
         assert service.process.wait(timeout=30) == 0, service.log()
+
+
+def test_health_follows_a_readiness_change_without_waiting_for_the_poll(tmp_path: Path) -> None:
+    """With an hour-long poll, only the state's change signal can flip health within the test's seconds."""
+    settings = Settings(model_repository=make_repository(tmp_path / "repo"), intra_op_threads=1)
+
+    async def scenario() -> list[int]:
+        state = ServiceState(settings)
+        server = GrpcServer(state, "127.0.0.1:0", poll_s=3600)
+        await server.start()
+        seen = []
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                check = health_pb2_grpc.HealthStub(channel).Check
+                request = health_pb2.HealthCheckRequest(service="")
+                seen.append((await check(request, timeout=10)).status)  # models not loaded yet
+                await state.start()
+                await state.wait_loaded()
+                deadline = time.monotonic() + 10
+                while (status := (await check(request, timeout=10)).status) != SERVING:
+                    assert time.monotonic() < deadline, "health did not follow readiness"
+                    await asyncio.sleep(0.01)
+                seen.append(status)
+                state.begin_drain()
+                await asyncio.sleep(0.05)
+                seen.append((await check(request, timeout=10)).status)
+        finally:
+            await server.stop(0)
+            await state.stop()
+        return seen
+
+    assert asyncio.run(scenario()) == [NOT_SERVING, SERVING, NOT_SERVING]
