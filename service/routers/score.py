@@ -93,6 +93,7 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
     """
     kind = media_type(request)
     limit = state.settings.max_score_elements
+    want_npz = "application/x-npz" in request.headers.get("accept", "")
     if kind == "application/json":
         raw = await request.body()
         doc = await state.in_cpu_pool(parse_json, raw)
@@ -104,10 +105,10 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
         options = _options(doc)
         predictions, labels = await state.in_cpu_pool(_arrays, predictions_raw, labels_raw, limit)
     elif kind in ("application/x-npz", "application/octet-stream"):
-        raw = await request.body()
-        arrays = await state.in_cpu_pool(_npz, raw, limit)
-        predictions, labels = arrays["predictions"], arrays["labels"]
         options = _options(_query_options(request))
+        raw = await request.body()
+        # one trip to the CPU pool for parse + score + answer: a large body is one event-loop wake-up
+        return _response(await state.in_cpu_pool(_score_npz, raw, limit, options, want_npz))
     elif kind == "multipart/form-data":
         predictions, labels, options = await _multipart(request, limit)
     else:
@@ -116,14 +117,26 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
             "or multipart/form-data",
             field="Content-Type",
         )
-    result = await state.in_cpu_pool(score, predictions, labels, options)
-    if "application/x-npz" in request.headers.get("accept", ""):
-        return Response(await state.in_cpu_pool(result.to_npz), media_type="application/x-npz")
-    return JSONBody(await state.in_cpu_pool(result.to_dict))
+    return _response(await state.in_cpu_pool(_score, predictions, labels, options, want_npz))
 
 
-def _npz(raw: bytes, limit: int) -> dict[str, np.ndarray]:
-    return load_npz(raw, names=("predictions", "labels"), max_elements=limit)
+def _score(
+    predictions: np.ndarray, labels: np.ndarray | None, options: ScoreOptions, want_npz: bool
+) -> bytes | dict[str, Any]:
+    """Score, then the answer: ``.npz`` bytes, or the JSON document."""
+    result = score(predictions, labels, options)
+    return result.to_npz() if want_npz else result.to_dict()
+
+
+def _score_npz(raw: bytes, limit: int, options: ScoreOptions, want_npz: bool) -> bytes | dict[str, Any]:
+    arrays = load_npz(raw, names=("predictions", "labels"), max_elements=limit)
+    return _score(arrays["predictions"], arrays["labels"], options, want_npz)
+
+
+def _response(answer: bytes | dict[str, Any]) -> Response:
+    if isinstance(answer, bytes):
+        return Response(answer, media_type="application/x-npz")
+    return JSONBody(answer)
 
 
 def _arrays(predictions: Any, labels: Any, limit: int) -> tuple[np.ndarray, np.ndarray | None]:

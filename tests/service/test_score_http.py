@@ -240,3 +240,33 @@ def test_npz_answer_for_large_arrays(live: Live) -> None:
         np.testing.assert_array_equal(
             npz["losses.1.gradient"], losses.loss_gradient("cross_entropy", X, Y, kind="binary")
         )
+
+
+def test_npz_in_npz_out(live: Live) -> None:
+    """A binary request asking for a binary answer: per-sample values and gradients arrive unrounded."""
+    x32 = X.astype(np.float32)
+    buf = io.BytesIO()
+    np.savez(buf, predictions=x32, labels=Y)
+    r = live.client.post(
+        "/v1/score",
+        content=buf.getvalue(),
+        headers={"content-type": "application/x-npz", "accept": "application/x-npz"},
+        params={"losses": "focal", "per_sample": "true", "gradient": "true"},
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-npz", r.text
+    with np.load(io.BytesIO(r.content), allow_pickle=False) as npz:
+        assert json.loads(str(npz["summary"]))["losses"][0]["value"] == float(losses.focal_loss(x32, Y))
+        per_sample = npz["losses.0.per_sample"]
+        assert per_sample.dtype == np.float32
+        np.testing.assert_array_equal(per_sample, losses.focal_loss(x32, Y, reduction="none"))
+        np.testing.assert_array_equal(npz["losses.0.gradient"], losses.loss_gradient("focal", x32, Y))
+
+
+def test_npz_with_bad_options_is_refused_before_the_body_is_used(live: Live) -> None:
+    r = live.client.post(
+        "/v1/score",
+        content=b"not even an archive",
+        headers={"content-type": "application/x-npz"},
+        params={"kind": "ternary"},
+    )
+    problem(r, 422, "kind")
