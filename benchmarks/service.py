@@ -3,7 +3,8 @@
 Detection, at concurrency 1, 8 and 32 (images/s, p50 / p99 latency in ms):
   service      the real service over HTTP (``python -m service``, dynamic batching);
   in-process   the same pipeline without HTTP: decode + preprocess (thread pool) + ONNX Runtime at the batch
-               size the service can form (min(concurrency, max batch)): the compute limit;
+               size the service can form (min(concurrency, max batch)), with as many batches at once as the
+               service's ``model_instances``: the compute limit;
   bare-http    a FastAPI endpoint that only receives the same bytes: the HTTP limit;
   naive        a FastAPI ``def`` handler doing one session call per request (no batching): the baseline.
 Ratios: service / min(in-process, bare-http) (target >= 0.85 at 32), service / naive (target >= 1.2 at 32).
@@ -21,6 +22,7 @@ measured in the same run. Rows are functions in ``DETECT_ROWS`` here and ``SCORE
 ``service_score.py``; the servers they start are in ``service_servers.py``.
 
     .venv/bin/python benchmarks/service.py [--model-repository models] [--duration 4] [--concurrency 1 8 32]
+        [--service-env FOCALSERVE_MODEL_INSTANCES=2 ...]   (settings for every row, not only the service)
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ def detect_naive(ctx: Context, concurrency: int) -> Measurement:
 
 
 def detect_inprocess(ctx: Context, concurrency: int) -> Measurement:
-    """decode + preprocess (2-thread pool, like the service) + one session call per batch, in this process."""
+    """decode + preprocess (a thread pool, like the service) + one session call per batch, in this process,
+    with ``model_instances`` batches running at once as in the service's batcher."""
     from service.preprocess import prepare_image
     from service.repository import scan_repository
     from service.settings import Settings
@@ -144,25 +147,33 @@ def detect_inprocess(ctx: Context, concurrency: int) -> Measurement:
         inter_op_threads=settings.inter_op_threads,
     )
     spec = mv.input_spec()
-    batch = min(concurrency, ctx.max_batch_size)
+    loops = min(settings.model_instances, concurrency)  # batches running at once, as the service can
+    batch = min(ctx.max_batch_size, max(1, concurrency // loops))
     pool = ThreadPoolExecutor(settings.preprocess_threads)
 
     def one_batch() -> None:
         prepared = list(pool.map(lambda b: prepare_image(b, spec, max_pixels=10**8), [ctx.image] * batch))
         mv.run({spec.name: np.stack([p.tensor for p in prepared])})
 
+    def batch_loop(until: float) -> list[float]:
+        times = []
+        while time.perf_counter() < until:
+            t0 = time.perf_counter()
+            one_batch()
+            times.append(time.perf_counter() - t0)
+        return times
+
     one_batch()
-    times = []
     cpu0 = time.process_time()  # this process: the pool threads and ONNX Runtime's threads included
     started = time.perf_counter()
-    while time.perf_counter() - started < ctx.duration:
-        t0 = time.perf_counter()
-        one_batch()
-        times.append(time.perf_counter() - t0)
+    with ThreadPoolExecutor(loops) as runners:
+        runs = list(runners.map(batch_loop, [started + ctx.duration] * loops))
+    elapsed = time.perf_counter() - started
+    times = [t for run in runs for t in run]
     cpu_ms = (time.process_time() - cpu0) * 1000 / (batch * len(times))
     pool.shutdown()
     lat = np.asarray(times) * 1000
-    rate = batch * len(times) / sum(times)
+    rate = batch * len(times) / elapsed
     return Measurement(
         "", concurrency, rate, float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), 0, cpu_ms
     )
@@ -230,7 +241,7 @@ def main() -> None:
     parser.add_argument("--elements", type=int, default=8_000_000)
     parser.add_argument("--rows", nargs="+", default=None, help="detection rows to run (default: all)")
     parser.add_argument(
-        "--service-env", nargs="*", default=[], help="extra KEY=VALUE settings for the service"
+        "--service-env", nargs="*", default=[], help="FOCALSERVE_*=VALUE settings for every row"
     )
     parser.add_argument("--skip-detect", action="store_true")
     parser.add_argument("--skip-score", action="store_true")
@@ -240,6 +251,9 @@ def main() -> None:
     from service.repository import scan_repository
     from service.settings import Settings
 
+    # every row runs with the same settings: the in-process pipeline here, the naive server, the service
+    service_env = dict(kv.split("=", 1) for kv in args.service_env)
+    os.environ.update(service_env)
     # this process makes the in-process reference calls: give it the service's allocator, as the bare server
     keep_large_buffers(Settings().malloc_keep_bytes)
     model = args.model or scan_repository(args.model_repository).names()[0]
@@ -247,7 +261,7 @@ def main() -> None:
         ctx = Context(
             args.model_repository, model, test_image(), args.duration, args.max_batch_size, Path(tmp)
         )
-        ctx.service_env = dict(kv.split("=", 1) for kv in args.service_env)
+        ctx.service_env = service_env
         print(
             f"model {model} ({args.model_repository}); {os.cpu_count()} CPUs; image {len(ctx.image)} B; "
             f"max batch {args.max_batch_size}; {args.duration:g} s per point, median of {args.repeat}"

@@ -29,3 +29,30 @@ def test_service_benchmark_runs_every_row():
     for row in ("service npz", "bare-http receive", "service gRPC packed bytes", "bare-gRPC receive"):
         assert row in out.stdout, row
     assert "one request at a time can reach at most" in out.stdout
+
+
+def test_settings_reach_every_row():
+    """``--service-env`` reaches the in-process pipeline too, which then runs two batch loops at once (two
+    model instances), as the service's batcher does."""
+    cmd = [
+        sys.executable,
+        "benchmarks/service.py",
+        "--duration",
+        "0.3",
+        "--repeat",
+        "1",
+        "--concurrency",
+        "4",
+        "--skip-score",
+        "--rows",
+        "in-process",
+        "service",
+        "--service-env",
+        "FOCALSERVE_MODEL_INSTANCES=2",
+        "FOCALSERVE_INTRA_OP_THREADS=1",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line[:1].isalpha()}
+    for row in ("in-process", "service"):
+        assert rows[row][1] == "4" and float(rows[row][2]) > 0, out.stdout
