@@ -95,9 +95,12 @@ def score_inprocess(ctx: Context, elements: int) -> ScoreMeasurement:
 
 
 def body_chunks(body: bytes, size: int = 1 << 20) -> Iterator[memoryview]:
-    """``body`` as 1 MiB views, for httpx's ``content=``. Given one ``bytes`` object, httpcore re-slices what
-    is left after every partial ``send`` (a copy each time: about 8 ms of client CPU per 40 MB here, on the
-    server's two cores); views of a fixed size cost one copy in all, as a raw socket client would."""
+    """``body`` as 1 MiB views, for httpx's ``content=`` (with an explicit Content-Length).
+
+    Given one ``bytes`` object, httpcore re-slices what is left after every partial ``send``, a copy each
+    time: 15-16 ms of client CPU per 40 MB here against 11-12 ms for these views (8 ms for ``http.client``),
+    taken from the server's two cores. Each view is copied once (h11 frames it), not the rest each time.
+    """
     view = memoryview(body)
     return (view[i : i + size] for i in range(0, len(view), size))
 
