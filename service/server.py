@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from .app import create_app
-from .memory import keep_large_buffers
+from .memory import freeze_startup_objects, keep_large_buffers
 from .settings import Settings
 from .state import ServiceState
 
@@ -28,15 +28,23 @@ log = logging.getLogger(__name__)
 class DrainingServer(uvicorn.Server):
     """A uvicorn server whose exit signal drains the service before stopping."""
 
-    def __init__(self, config: uvicorn.Config, state: ServiceState) -> None:
+    def __init__(self, config: uvicorn.Config, state: ServiceState, *, freeze_gc: bool = False) -> None:
         super().__init__(config)
         self.state = state
+        self.freeze_gc = freeze_gc
         self._drain_started = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._after_load: asyncio.Task[None] | None = None
 
     async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
         self._loop = asyncio.get_running_loop()
         await super().startup(sockets)  # type: ignore[arg-type]
+        if self.freeze_gc:
+            self._after_load = self._loop.create_task(self._freeze_when_loaded())
+
+    async def _freeze_when_loaded(self) -> None:
+        await self.state.wait_loaded()
+        freeze_startup_objects()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._drain_started or self._loop is None:
@@ -60,8 +68,11 @@ class DrainingServer(uvicorn.Server):
         self.should_exit = True
 
 
-def build_server(settings: Settings, app: FastAPI | None = None) -> DrainingServer:
-    """A ready-to-run server for ``settings`` (``app`` defaults to ``create_app(settings)``)."""
+def build_server(
+    settings: Settings, app: FastAPI | None = None, *, freeze_gc: bool = False
+) -> DrainingServer:
+    """A ready-to-run server for ``settings`` (``app`` defaults to ``create_app(settings)``); with
+    ``freeze_gc``, start-up objects leave the garbage collector's walks once the models are loaded."""
     app = app or create_app(settings)
     config = uvicorn.Config(
         app,
@@ -72,7 +83,7 @@ def build_server(settings: Settings, app: FastAPI | None = None) -> DrainingServ
         access_log=False,
         lifespan="on",
     )
-    return DrainingServer(config, app.state.service)
+    return DrainingServer(config, app.state.service, freeze_gc=freeze_gc)
 
 
 def serve(settings: Settings) -> None:
@@ -81,4 +92,4 @@ def serve(settings: Settings) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     keep_large_buffers(settings.malloc_keep_bytes)
-    build_server(settings).run()
+    build_server(settings, freeze_gc=True).run()

@@ -49,6 +49,13 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError("service never became ready")
 
 
+def _wait_for_line(log: Path, text: str, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"no {text!r} in the log:\n{log.read_text()}"
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_sigterm_drains_then_exits(standin_repo: Path, tmp_path: Path) -> None:
     port = free_port()
@@ -59,6 +66,7 @@ def test_sigterm_drains_then_exits(standin_repo: Path, tmp_path: Path) -> None:
     )
     try:
         wait_ready(url, proc, log)
+        _wait_for_line(log, "start-up objects frozen")  # python -m service freezes once models are loaded
         png = encode(red_box_image())
         results: list[int] = []
 
