@@ -43,7 +43,10 @@ class DrainingServer(uvicorn.Server):
             self._after_load = self._loop.create_task(self._freeze_when_loaded())
 
     async def _freeze_when_loaded(self) -> None:
-        await self.state.wait_loaded()
+        try:
+            await self.state.wait_loaded()
+        except (Exception, asyncio.CancelledError):  # loading failed or was cut short: nothing to freeze
+            return
         freeze_startup_objects()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
