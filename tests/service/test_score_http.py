@@ -20,6 +20,13 @@ XM = RNG.normal(0, 1, (7, 4))
 YM = RNG.integers(0, 4, 7)
 
 
+def npz_body(**arrays: np.ndarray) -> bytes:
+    """An ``np.savez`` archive of ``arrays`` (the binary scoring body)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
 def post(live: Live, doc: dict) -> dict:
     r = live.client.post("/v1/score", json=doc)
     assert r.status_code == 200, r.text
@@ -115,11 +122,10 @@ def test_entropy_needs_no_labels(live: Live) -> None:
 
 def test_npz_body_with_query_options(live: Live) -> None:
     x32 = X.astype(np.float32)
-    buf = io.BytesIO()
-    np.savez(buf, predictions=x32, labels=Y)
+    body = npz_body(predictions=x32, labels=Y)
     r = live.client.post(
         "/v1/score",
-        content=buf.getvalue(),
+        content=body,
         headers={"content-type": "application/x-npz"},
         params={"losses": json.dumps([{"name": "focal", "gamma": 1.5}]), "per_sample": "true"},
     )
@@ -130,7 +136,7 @@ def test_npz_body_with_query_options(live: Live) -> None:
     # comma-separated names and octet-stream work too
     r = live.client.post(
         "/v1/score",
-        content=buf.getvalue(),
+        content=body,
         headers={"content-type": "application/octet-stream"},
         params={"losses": "focal,cross_entropy"},
     )
@@ -206,10 +212,9 @@ def test_binary_body_errors(live: Live) -> None:
         live.client.post("/v1/score", content=b"PK garbage", headers={"content-type": "application/x-npz"}),
         400,
     )
-    buf = io.BytesIO()
-    np.savez(buf, predictions=X)
+    no_labels = npz_body(predictions=X)
     problem(
-        live.client.post("/v1/score", content=buf.getvalue(), headers={"content-type": "application/x-npz"}),
+        live.client.post("/v1/score", content=no_labels, headers={"content-type": "application/x-npz"}),
         400,
         "labels",
     )
@@ -245,11 +250,10 @@ def test_npz_answer_for_large_arrays(live: Live) -> None:
 def test_npz_in_npz_out(live: Live) -> None:
     """A binary request asking for a binary answer: per-sample values and gradients arrive unrounded."""
     x32 = X.astype(np.float32)
-    buf = io.BytesIO()
-    np.savez(buf, predictions=x32, labels=Y)
+    body = npz_body(predictions=x32, labels=Y)
     r = live.client.post(
         "/v1/score",
-        content=buf.getvalue(),
+        content=body,
         headers={"content-type": "application/x-npz", "accept": "application/x-npz"},
         params={"losses": "focal", "per_sample": "true", "gradient": "true"},
     )
