@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ..bodies import read_images
-from ..detection import detect, parse_detect_options
+from ..detection import DetectOptions, detect, parse_detect_options
+from ..errors import InvalidInput
 from ..responses import JSONBody
 from ..state import ServiceState
-from . import get_state
 
 __all__ = ["router"]
 
@@ -52,7 +52,27 @@ class DetectResponse(BaseModel):
     timings: Timings
 
 
+#: The query options, documented here and parsed by `_query_options`: declared as FastAPI parameters they cost
+#: about 0.05 ms of event-loop time a request in its per-request validation, some 2% of detection throughput.
+_QUERY: list[dict[str, Any]] = [
+    {
+        "name": "score_threshold",
+        "in": "query",
+        "required": False,
+        "description": "Keep detections scoring at least this (the model has its own).",
+        "schema": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+    {
+        "name": "max_detections",
+        "in": "query",
+        "required": False,
+        "description": "At most this many detections per image (highest scores first).",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+]
+
 _BODY: dict[str, Any] = {
+    "parameters": _QUERY,
     "requestBody": {
         "required": True,
         "content": {
@@ -83,7 +103,7 @@ _BODY: dict[str, Any] = {
                 "example": {"images": [EXAMPLE_PNG_B64], "score_threshold": 0.3, "max_detections": 10},
             },
         },
-    }
+    },
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": DetectResponse},
@@ -96,27 +116,27 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _detect(
-    request: Request,
-    state: ServiceState,
-    name: str,
-    version: str | None,
-    score_threshold: float | None,
-    max_detections: int | None,
-) -> JSONResponse:
+def _query_options(request: Request) -> DetectOptions:
+    """``score_threshold`` / ``max_detections`` from the query string; a bad value is a 422 naming it."""
+    query = request.query_params
+    try:
+        return parse_detect_options({k: query.get(k) for k in ("score_threshold", "max_detections")})
+    except InvalidInput as exc:
+        raise InvalidInput(exc.detail, field=exc.field, status=422) from None
+
+
+async def _detect(request: Request, name: str, version: str | None) -> JSONResponse:
+    state: ServiceState = request.app.state.service
+    query = _query_options(request)
     mv = state.detector(name, version)
     body = await read_images(request)
-    options = parse_detect_options(
-        {"score_threshold": score_threshold, "max_detections": max_detections}, body.options
+    form = parse_detect_options(body.options)  # form fields or JSON members; the query string wins
+    options = DetectOptions(
+        form.score_threshold if query.score_threshold is None else query.score_threshold,
+        form.max_detections if query.max_detections is None else query.max_detections,
     )
     result = await detect(state, mv, body.images, body.names, options)
     return JSONBody(result.to_dict())
-
-
-_THRESHOLD = Query(
-    None, ge=0, le=1, description="Keep detections scoring at least this (the model has its own)."
-)
-_MAX = Query(None, ge=0, description="At most this many detections per image (highest scores first).")
 
 
 @router.post(
@@ -126,20 +146,14 @@ _MAX = Query(None, ge=0, description="At most this many detections per image (hi
     responses=_RESPONSES,
     response_model=None,
 )
-async def detect_default(
-    request: Request,
-    name: str,
-    score_threshold: float | None = _THRESHOLD,
-    max_detections: int | None = _MAX,
-    state: ServiceState = Depends(get_state),
-) -> JSONResponse:
+async def detect_default(request: Request, name: str) -> JSONResponse:
     """Detect objects in one or several images with the model's highest version.
 
     Send images as multipart file parts (any field name), as one raw ``image/jpeg|png|webp`` body, or as
-    JSON ``{"images": ["<base64>", ...]}``. ``score_threshold`` / ``max_detections`` may also be form fields
-    or JSON members.
+    JSON ``{"images": ["<base64>", ...]}``. ``score_threshold`` / ``max_detections`` may be query parameters,
+    form fields or JSON members (the query wins).
     """
-    return await _detect(request, state, name, None, score_threshold, max_detections)
+    return await _detect(request, name, None)
 
 
 @router.post(
@@ -149,13 +163,6 @@ async def detect_default(
     responses=_RESPONSES,
     response_model=None,
 )
-async def detect_version(
-    request: Request,
-    name: str,
-    version: str,
-    score_threshold: float | None = _THRESHOLD,
-    max_detections: int | None = _MAX,
-    state: ServiceState = Depends(get_state),
-) -> JSONResponse:
+async def detect_version(request: Request, name: str, version: str) -> JSONResponse:
     """Like the default-version route, for one version of the model."""
-    return await _detect(request, state, name, version, score_threshold, max_detections)
+    return await _detect(request, name, version)

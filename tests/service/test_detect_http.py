@@ -66,6 +66,15 @@ def test_score_threshold_and_max_detections_filter(live: Live) -> None:
     assert none.json()["images"][0]["scores"] == []
 
 
+def test_query_options_win_over_body_options(live: Live) -> None:
+    doc = {"images": [base64.b64encode(PNG).decode()], "max_detections": 0, "score_threshold": 0.95}
+    both = live.client.post(URL, json=doc, params={"max_detections": 3, "score_threshold": 0.5})
+    assert both.status_code == 200, both.text
+    assert iou(only_box(both.json()), RED_BOX) > 0.8  # the body alone would keep nothing
+    body_only = live.client.post(URL, json=doc, params={"max_detections": 3})
+    assert body_only.json()["images"][0]["boxes"] == []  # the body's threshold still applies
+
+
 def test_an_image_without_objects_has_no_detections(live: Live) -> None:
     blank = encode(red_box_image(box=(0, 0, 0, 0)))
     r = live.client.post(URL, content=blank, headers={"content-type": "image/png"})

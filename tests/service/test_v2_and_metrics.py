@@ -95,6 +95,9 @@ def test_openapi_documents_the_routes_with_examples(live: Live) -> None:
     assert {"multipart/form-data", "image/png", "image/jpeg", "image/webp", "application/json"} <= set(
         detect_body
     )
+    for path in ("/v1/models/{name}/detect", "/v1/models/{name}/versions/{version}/detect"):
+        documented = {p["name"] for p in paths[path]["post"]["parameters"]}
+        assert {"name", "score_threshold", "max_detections"} <= documented, path
     score_body = paths["/v1/score"]["post"]["requestBody"]["content"]
     assert "ScoreOptions" in spec["components"]["schemas"]
     # the documented examples work when pasted
