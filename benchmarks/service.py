@@ -7,7 +7,8 @@ Detection, at concurrency 1, 8 and 32 (images/s, p50 / p99 latency in ms):
                service's ``model_instances``: the compute limit;
   bare-http    a FastAPI endpoint that only receives the same bytes: the HTTP limit;
   naive        a FastAPI ``def`` handler doing one session call per request (no batching): the baseline.
-Ratios: service / min(in-process, bare-http) (target >= 0.85 at 32), service / naive (target >= 1.2 at 32).
+Ratios: service / min(in-process, bare-http) (target >= 0.85 at 32), service / naive (target >= 1.2 at 32),
+taken per round (every row once, back to back) and shown as the median with the range over rounds.
 
 Scoring at 8M elements (binary focal loss; elements/s): the in-process ``losses.focal_loss`` call vs the
 service with a JSON body and with a binary ``.npz`` body (target binary >= 0.5x in-process). Each row's calls
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -201,27 +203,50 @@ DETECT_ROWS["grpc"] = detect_grpc
 
 
 # --- report
-def report_detection(results: dict[str, dict[int, Measurement]], concurrencies: list[int]) -> None:
-    print("\nDetection (images/s, latency ms; closed loop, one image per request)")
+def round_ratios(runs: dict[str, list[Measurement]]) -> tuple[str, list[float], list[float]] | None:
+    """Per round: service over the slower limit of that round, and over naive of that round.
+
+    The rows of one round run back to back, so each round's ratio compares rows under the same machine load;
+    load drifts between rounds on a shared host, which moves every row of a round together. Returns the
+    limit that was slower in most rounds, and the two ratio lists (None if a reference row failed).
+    """
+    if any(m.throughput <= 0 for n in ("in-process", "bare-http", "naive") for m in runs[n]):
+        return None
+    vs_limit, vs_naive, slower = [], [], []
+    for r, service in enumerate(runs["service"]):
+        limit = min(("in-process", "bare-http"), key=lambda n: runs[n][r].throughput)
+        slower.append(limit)
+        vs_limit.append(service.throughput / runs[limit][r].throughput)
+        vs_naive.append(service.throughput / runs["naive"][r].throughput)
+    return max(("in-process", "bare-http"), key=slower.count), vs_limit, vs_naive  # a tie: in-process
+
+
+def report_detection(runs: dict[str, dict[int, list[Measurement]]], concurrencies: list[int]) -> None:
+    """The median round of each row, then the per-round ratios: median and range."""
+    print("\nDetection (images/s, latency ms; closed loop, one image per request; the median round)")
     print(f"{'row':<12} {'conc':>4} {'img/s':>9} {'p50':>8} {'p99':>8} {'err':>4} {'cpu ms/img':>11}")
-    for name, by_conc in results.items():
+    for name, by_conc in runs.items():
         for c in concurrencies:
-            m = by_conc[c]
+            m = sorted(by_conc[c], key=lambda m: m.throughput)[len(by_conc[c]) // 2]
             print(
                 f"{name:<12} {c:>4} {m.throughput:>9.1f} {m.p50_ms:>8.2f} {m.p99_ms:>8.2f} {m.errors:>4} "
                 f"{m.cpu_ms:>11.2f}"
             )
-    if {"service", "in-process", "bare-http", "naive"} <= set(results):
-        print("\nRatios (service throughput over ...)")
-        print(f"{'conc':>4} {'limit':>12} {'vs limit':>9} {'vs naive':>9}")
-        for c in concurrencies:
-            s = results["service"][c].throughput
-            if min(results[n][c].throughput for n in ("in-process", "bare-http", "naive")) <= 0:
-                print(f"{c:>4} (a reference row failed)")
-                continue
-            limit_name = min(("in-process", "bare-http"), key=lambda n: results[n][c].throughput)
-            limit = results[limit_name][c].throughput
-            print(f"{c:>4} {limit_name:>12} {s / limit:>9.2f} {s / results['naive'][c].throughput:>9.2f}")
+    if not {"service", "in-process", "bare-http", "naive"} <= set(runs):
+        return
+    print("\nRatios (service throughput over ..., per round: median [min-max])")
+    print(f"{'conc':>4} {'limit':>12} {'vs limit':>18} {'vs naive':>18}")
+    for c in concurrencies:
+        ratios = round_ratios({n: runs[n][c] for n in ("service", "in-process", "bare-http", "naive")})
+        if ratios is None:
+            print(f"{c:>4} (a reference row failed)")
+            continue
+        limit_name, vs_limit, vs_naive = ratios
+        print(f"{c:>4} {limit_name:>12} {_spread(vs_limit):>18} {_spread(vs_naive):>18}")
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
 
 
 def main() -> None:
@@ -237,7 +262,12 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="rounds per concurrency; the median run is shown"
     )
-    parser.add_argument("--max-batch-size", type=int, default=8)
+    parser.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=None,
+        help="the service's FOCALSERVE_MAX_BATCH_SIZE (default: its setting, capped by config.pbtxt)",
+    )
     parser.add_argument("--elements", type=int, default=8_000_000)
     parser.add_argument("--rows", nargs="+", default=None, help="detection rows to run (default: all)")
     parser.add_argument(
@@ -256,7 +286,11 @@ def main() -> None:
     os.environ.update(service_env)
     # this process makes the in-process reference calls: give it the service's allocator, as the bare server
     keep_large_buffers(Settings().malloc_keep_bytes)
-    model = args.model or scan_repository(args.model_repository).names()[0]
+    registry = scan_repository(args.model_repository)
+    model = args.model or registry.names()[0]
+    if args.max_batch_size is None:  # what the service forms: its setting, capped by the model's config
+        cap = registry.get(model).config_max_batch_size
+        args.max_batch_size = min(Settings().max_batch_size, cap) if cap > 0 else Settings().max_batch_size
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Context(
             args.model_repository, model, test_image(), args.duration, args.max_batch_size, Path(tmp)
@@ -268,16 +302,13 @@ def main() -> None:
         )
         try:
             if not args.skip_detect:
-                results: dict[str, dict[int, Measurement]] = {}
                 rows = {n: r for n, r in DETECT_ROWS.items() if not args.rows or n in args.rows}
+                runs: dict[str, dict[int, list[Measurement]]] = {name: {} for name in rows}
                 for c in args.concurrency:  # rows of one concurrency back to back: similar machine load
-                    runs: dict[str, list[Measurement]] = {name: [] for name in rows}
-                    for r in range(args.repeat):  # alternate the order; keep each row's median run
+                    for r in range(args.repeat):  # a round: every row once, in alternating order
                         for name in list(rows)[:: 1 if r % 2 == 0 else -1]:
-                            runs[name].append(rows[name](ctx, c))
-                    for name, ms in runs.items():
-                        results.setdefault(name, {})[c] = sorted(ms, key=lambda m: m.throughput)[len(ms) // 2]
-                report_detection(results, args.concurrency)
+                            runs[name].setdefault(c, []).append(rows[name](ctx, c))
+                report_detection(runs, args.concurrency)
             if not args.skip_score:
                 print(f"\nScoring, binary focal loss, {args.elements:,} elements")
                 scores = {name: row(ctx, args.elements) for name, row in SCORE_ROWS.items()}

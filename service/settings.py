@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     grpc_port: int = Field(default=8001, ge=0, le=65535, description="gRPC port.")
 
     max_batch_size: int = Field(
-        default=8, ge=1, le=4096, description="Largest batch (images) one model run takes."
+        default=16,
+        ge=1,
+        le=4096,
+        description="Largest batch (images) one model run takes (capped by config.pbtxt's max_batch_size).",
     )
     max_queue_delay_ms: float = Field(
         default=0.0,

@@ -43,3 +43,27 @@ def test_settings_reach_every_row():
     rows = {line.split()[0]: line.split() for line in stdout.splitlines() if line[:1].isalpha()}
     for row in ("in-process", "service"):
         assert rows[row][1] == "4" and float(rows[row][2]) > 0, stdout
+
+
+def test_ratios_are_taken_per_round():
+    """Each round's rows run back to back: its ratios use that round's limit and naive rows, the slower
+    limit of each round counts, and a failed reference row gives no ratio rather than a division by zero."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.service import Measurement, round_ratios
+
+    def rows(*rates: float) -> list[Measurement]:
+        return [Measurement("", 32, r, 1.0, 2.0) for r in rates]
+
+    # round 2 ran on a slower machine: every row fell, the per-round ratios did not
+    runs = {
+        "service": rows(90, 45),
+        "in-process": rows(100, 50),
+        "bare-http": rows(1000, 40),
+        "naive": rows(75, 30),
+    }
+    ratios = round_ratios(runs)
+    assert ratios is not None
+    limit, vs_limit, vs_naive = ratios
+    assert limit == "in-process"  # one round each: the tie goes to the compute limit
+    assert vs_limit == [0.9, 45 / 40] and vs_naive == [1.2, 1.5]
+    assert round_ratios(runs | {"naive": rows(75, 0)}) is None
