@@ -17,7 +17,7 @@ import numpy as np
 
 from .batching import BatchResult
 from .errors import InvalidInput
-from .preprocess import Prepared, boxes_to_image, prepare_image
+from .preprocess import InputSpec, Prepared, boxes_to_image, prepare_image
 from .repository import ModelVersion
 from .state import ServiceState
 
@@ -117,9 +117,8 @@ def _count(value: Any) -> int:
 
 
 def _prepare_all(
-    images: Sequence[bytes], names: Sequence[str], mv: ModelVersion, max_pixels: int
+    images: Sequence[bytes], names: Sequence[str], spec: InputSpec, max_pixels: int
 ) -> list[Prepared]:
-    spec = mv.input_spec()
     return [
         prepare_image(data, spec, max_pixels=max_pixels, field=name)
         for data, name in zip(images, names, strict=True)
@@ -140,14 +139,15 @@ async def detect(
     timeout = state.settings.request_timeout_s if timeout_s is None else timeout_s
     started = time.monotonic()
     max_pixels = state.settings.max_image_pixels
+    spec = mv.input_spec()
     if sum(len(b) for b in images) <= state.settings.inline_preprocess_bytes:
         # small payloads decode in well under a millisecond: a thread hop would cost more than it saves
-        prepared = _prepare_all(images, names, mv, max_pixels)
+        prepared = _prepare_all(images, names, spec, max_pixels)
     else:
-        prepared = await state.in_cpu_pool(_prepare_all, images, names, mv, max_pixels)
+        prepared = await state.in_cpu_pool(_prepare_all, images, names, spec, max_pixels)
     preprocess_s = time.monotonic() - started
     tensor = np.stack([p.tensor for p in prepared]) if len(prepared) > 1 else prepared[0].tensor[None]
-    input_name = mv.input_spec().name
+    input_name = spec.name
     step = mv.batcher.max_batch_size
     remaining = max(0.001, timeout - preprocess_s)
     chunks: list[BatchResult]
@@ -162,7 +162,10 @@ async def detect(
         )
     outputs = mv.metadata.get("outputs", {})
     keys = {k: outputs.get(k, k) for k in ("boxes", "scores", "labels", "num_detections")}
-    merged = {k: np.concatenate([c.outputs[name] for c in chunks]) for k, name in keys.items()}
+    if len(chunks) == 1:
+        merged = {k: chunks[0].outputs[name] for k, name in keys.items()}
+    else:
+        merged = {k: np.concatenate([c.outputs[name] for c in chunks]) for k, name in keys.items()}
     classes = mv.classes
     detections = [_one_image(p, merged, i, options, classes) for i, p in enumerate(prepared)]
     return DetectionResult(
