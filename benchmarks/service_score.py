@@ -215,8 +215,8 @@ def score_grpc_in_flight(ctx: Context, elements: int, in_flight: int = 2) -> Sco
     reference = inprocess_call(elements)
     per_call: list[float] = []
     ref: list[float] = []
-    for _ in range(3):
-        ref.append(seconds_of(reference))
+    for _ in range(3):  # two reference calls a round, as `paired_throughput`: one varied by 25% run to run
+        ref += [seconds_of(reference), seconds_of(reference)]
         per_call.append(
             grpc_score_pipelined(ctx.servers["service-grpc"], wire, in_flight=in_flight, calls=4 * in_flight)
         )
