@@ -111,6 +111,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "unknown model or version"},
     413: {"description": "body or image too large"},
     415: {"description": "unsupported Content-Type"},
+    422: {"description": "a query option out of range (problem+json naming it)"},
     503: {"description": "queue full (Retry-After) or model not ready"},
     504: {"description": "not answered within the request timeout"},
 }
