@@ -288,9 +288,8 @@ def main() -> None:
     keep_large_buffers(Settings().malloc_keep_bytes)
     registry = scan_repository(args.model_repository)
     model = args.model or registry.names()[0]
-    if args.max_batch_size is None:  # what the service forms: its setting, capped by the model's config
-        cap = registry.get(model).config_max_batch_size
-        args.max_batch_size = min(Settings().max_batch_size, cap) if cap > 0 else Settings().max_batch_size
+    if args.max_batch_size is None:  # what the service forms
+        args.max_batch_size = registry.get(model).batch_limit(Settings().max_batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Context(
             args.model_repository, model, test_image(), args.duration, args.max_batch_size, Path(tmp)

@@ -81,6 +81,10 @@ class ModelVersion:
     def ready(self) -> bool:
         return self.state == "ready"
 
+    def batch_limit(self, setting: int) -> int:
+        """The largest batch this version runs: ``setting``, capped by config.pbtxt's ``max_batch_size``."""
+        return min(setting, self.config_max_batch_size) if self.config_max_batch_size > 0 else setting
+
     def input_spec(self) -> InputSpec:
         """The preprocessing contract (detectors only)."""
         if not self.is_detector:

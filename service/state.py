@@ -88,15 +88,12 @@ class ServiceState:
             )
             await loop.run_in_executor(self.inference_pool, load)
             if mv.ready:
-                max_batch = s.max_batch_size
-                if mv.config_max_batch_size > 0:
-                    max_batch = min(max_batch, mv.config_max_batch_size)
                 mv.batcher = Batcher(
                     mv.name,
                     mv.version,
                     mv.run,
                     self.inference_pool,
-                    max_batch_size=max_batch,
+                    max_batch_size=mv.batch_limit(s.max_batch_size),
                     max_queue_delay_s=s.max_queue_delay_s,
                     queue_size=s.queue_size,
                     instances=s.model_instances,
