@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ..bodies import read_images
-from ..detection import DetectOptions, detect, parse_detect_options
+from ..detection import detect, parse_detect_options
 from ..errors import InvalidInput
 from ..responses import JSONBody
 from ..state import ServiceState
@@ -117,13 +117,14 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _query_options(request: Request) -> DetectOptions:
-    """``score_threshold`` / ``max_detections`` from the query string; a bad value is a 422 naming it."""
-    query = request.query_params
+def _query_options(request: Request) -> dict[str, str | None]:
+    """``score_threshold`` / ``max_detections`` from the query string, checked: a bad value is a 422."""
+    query = {k: request.query_params.get(k) for k in ("score_threshold", "max_detections")}
     try:
-        return parse_detect_options({k: query.get(k) for k in ("score_threshold", "max_detections")})
+        parse_detect_options(query)
     except InvalidInput as exc:
         raise InvalidInput(exc.detail, field=exc.field, status=422) from None
+    return query
 
 
 async def _detect(request: Request, name: str, version: str | None) -> JSONResponse:
@@ -131,11 +132,7 @@ async def _detect(request: Request, name: str, version: str | None) -> JSONRespo
     query = _query_options(request)
     mv = state.detector(name, version)
     body = await read_images(request)
-    form = parse_detect_options(body.options)  # form fields or JSON members; the query string wins
-    options = DetectOptions(
-        form.score_threshold if query.score_threshold is None else query.score_threshold,
-        form.max_detections if query.max_detections is None else query.max_detections,
-    )
+    options = parse_detect_options(query, body.options)  # the query wins over form fields / JSON members
     result = await detect(state, mv, body.images, body.names, options)
     return JSONBody(result.to_dict())
 
