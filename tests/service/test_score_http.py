@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import httpx
 import numpy as np
 import pytest
 
@@ -25,6 +26,17 @@ def npz_body(**arrays: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
+
+
+X32 = X.astype(np.float32)
+
+
+def post_npz(live: Live, params: dict, headers: dict | None = None) -> httpx.Response:
+    """``X32`` / ``Y`` as an npz body (``application/x-npz`` unless ``headers`` say otherwise), with scoring
+    options in the query string."""
+    body = npz_body(predictions=X32, labels=Y)
+    headers = {"content-type": "application/x-npz"} | (headers or {})
+    return live.client.post("/v1/score", content=body, headers=headers, params=params)
 
 
 def post(live: Live, doc: dict) -> dict:
@@ -121,28 +133,16 @@ def test_entropy_needs_no_labels(live: Live) -> None:
 
 
 def test_npz_body_with_query_options(live: Live) -> None:
-    x32 = X.astype(np.float32)
-    body = npz_body(predictions=x32, labels=Y)
-    r = live.client.post(
-        "/v1/score",
-        content=body,
-        headers={"content-type": "application/x-npz"},
-        params={"losses": json.dumps([{"name": "focal", "gamma": 1.5}]), "per_sample": "true"},
-    )
+    r = post_npz(live, {"losses": json.dumps([{"name": "focal", "gamma": 1.5}]), "per_sample": "true"})
     assert r.status_code == 200, r.text
     v = r.json()["losses"][0]
-    assert v["value"] == float(losses.focal_loss(x32, Y, gamma=1.5))
-    np.testing.assert_array_equal(v["per_sample"], losses.focal_loss(x32, Y, gamma=1.5, reduction="none"))
+    assert v["value"] == float(losses.focal_loss(X32, Y, gamma=1.5))
+    np.testing.assert_array_equal(v["per_sample"], losses.focal_loss(X32, Y, gamma=1.5, reduction="none"))
     # comma-separated names and octet-stream work too
-    r = live.client.post(
-        "/v1/score",
-        content=body,
-        headers={"content-type": "application/octet-stream"},
-        params={"losses": "focal,cross_entropy"},
-    )
+    r = post_npz(live, {"losses": "focal,cross_entropy"}, {"content-type": "application/octet-stream"})
     assert [v["value"] for v in r.json()["losses"]] == [
-        float(losses.focal_loss(x32, Y)),
-        float(losses.cross_entropy(x32, Y, kind="binary")),
+        float(losses.focal_loss(X32, Y)),
+        float(losses.cross_entropy(X32, Y, kind="binary")),
     ]
 
 
@@ -249,21 +249,15 @@ def test_npz_answer_for_large_arrays(live: Live) -> None:
 
 def test_npz_in_npz_out(live: Live) -> None:
     """A binary request asking for a binary answer: per-sample values and gradients arrive unrounded."""
-    x32 = X.astype(np.float32)
-    body = npz_body(predictions=x32, labels=Y)
-    r = live.client.post(
-        "/v1/score",
-        content=body,
-        headers={"content-type": "application/x-npz", "accept": "application/x-npz"},
-        params={"losses": "focal", "per_sample": "true", "gradient": "true"},
-    )
+    options = {"losses": "focal", "per_sample": "true", "gradient": "true"}
+    r = post_npz(live, options, {"accept": "application/x-npz"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/x-npz", r.text
     with np.load(io.BytesIO(r.content), allow_pickle=False) as npz:
-        assert json.loads(str(npz["summary"]))["losses"][0]["value"] == float(losses.focal_loss(x32, Y))
+        assert json.loads(str(npz["summary"]))["losses"][0]["value"] == float(losses.focal_loss(X32, Y))
         per_sample = npz["losses.0.per_sample"]
         assert per_sample.dtype == np.float32
-        np.testing.assert_array_equal(per_sample, losses.focal_loss(x32, Y, reduction="none"))
-        np.testing.assert_array_equal(npz["losses.0.gradient"], losses.loss_gradient("focal", x32, Y))
+        np.testing.assert_array_equal(per_sample, losses.focal_loss(X32, Y, reduction="none"))
+        np.testing.assert_array_equal(npz["losses.0.gradient"], losses.loss_gradient("focal", X32, Y))
 
 
 def test_npz_with_bad_options_is_refused_before_the_body_is_used(live: Live) -> None:
