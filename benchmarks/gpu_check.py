@@ -116,8 +116,8 @@ def _images_per_second(run: Any, batch: np.ndarray, seconds: float) -> float:
 
 
 def in_process(args: argparse.Namespace, images: list[bytes]) -> dict[str, Any]:
-    from service.preprocess import prepare_image
-    from service.repository import scan_repository
+    from service.core.preprocess import prepare_image
+    from service.core.repository import scan_repository
     from service.settings import Settings
 
     settings = Settings(model_repository=args.model_repository)

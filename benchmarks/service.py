@@ -15,7 +15,7 @@ service with a JSON body and with a binary ``.npz`` body (target binary >= 0.5x 
 alternate with in-process calls, and its ratio is over the in-process median of that same stretch: the
 machine's load drifts over a run, and a single in-process figure made the ratios drift with it. This process
 (the reference calls) and the bare server run with the service's allocator setting
-(``FOCALSERVE_MALLOC_KEEP_BYTES``, `service.memory`), so all rows allocate alike.
+(``FOCALSERVE_MALLOC_KEEP_BYTES``, `service.core.memory`), so all rows allocate alike.
 
 Every server runs in its own process; the load generator is another process (asyncio + httpx), so it does not
 take the server's event loop. Numbers: medians / percentiles of one run on this machine; ratios compare rows
@@ -137,8 +137,8 @@ def detect_naive(ctx: Context, concurrency: int) -> Measurement:
 def detect_inprocess(ctx: Context, concurrency: int) -> Measurement:
     """decode + preprocess (a thread pool, like the service) + one session call per batch, in this process,
     with ``model_instances`` batches running at once as in the service's batcher."""
-    from service.preprocess import prepare_image
-    from service.repository import scan_repository
+    from service.core.preprocess import prepare_image
+    from service.core.repository import scan_repository
     from service.settings import Settings
 
     settings = Settings(model_repository=ctx.repository)
@@ -277,8 +277,8 @@ def main() -> None:
     parser.add_argument("--skip-score", action="store_true")
     args = parser.parse_args()
 
-    from service.memory import keep_large_buffers
-    from service.repository import scan_repository
+    from service.core.memory import keep_large_buffers
+    from service.core.repository import scan_repository
     from service.settings import Settings
 
     # every row runs with the same settings: the in-process pipeline here, the naive server, the service

@@ -149,8 +149,8 @@ def _bare_app(grpc_port: int | None = None) -> Any:
 
 
 def _naive_app(repository: str, model: str) -> Any:
-    from service.preprocess import prepare_image
-    from service.repository import scan_repository
+    from service.core.preprocess import prepare_image
+    from service.core.repository import scan_repository
     from service.settings import Settings
 
     settings = Settings(model_repository=Path(repository))
@@ -214,7 +214,7 @@ if __name__ == "__main__":
         stats = uvloop.run(_load(url, Path(body_file).read_bytes(), content_type, int(conc), float(duration)))
         print(json.dumps(stats))
     elif len(sys.argv) > 1 and sys.argv[1] == "_bare":
-        from service.memory import keep_large_buffers
+        from service.core.memory import keep_large_buffers
         from service.settings import Settings
 
         keep_large_buffers(Settings().malloc_keep_bytes)  # the service's transport limit: its allocator too

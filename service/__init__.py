@@ -1,13 +1,13 @@
 """Inference and scoring service over the model repository (no torch at run time).
 
-`create_app` builds the FastAPI app (REST); `Settings` configures it; ``python -m service`` runs REST + gRPC.
+`Settings` configures it; `Runtime` runs the REST and gRPC servers as siblings (``python -m service``);
+`create_app` builds the REST app alone. The layout: `service.core` (no transport), `service.oip` (the Open
+Inference Protocol), `service.rest` and `service.grpc` (the edges).
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .app import create_app
+from ._version import __version__
 from .errors import (
     InternalError,
     InvalidInput,
@@ -20,6 +20,8 @@ from .errors import (
     Unavailable,
     UnsupportedMediaType,
 )
+from .rest import create_app
+from .runtime import Runtime
 from .settings import Settings
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "NotFound",
     "Overloaded",
     "PayloadTooLarge",
+    "Runtime",
     "ServiceError",
     "Settings",
     "Timeout",

@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from .server import serve
+from .runtime import serve
 from .settings import Settings
 
 cli = typer.Typer(add_completion=False, help=__doc__)

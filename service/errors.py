@@ -4,11 +4,20 @@ Every error a request can meet is a `ServiceError` subclass. Each carries the HT
 code *name* (a string such as ``"INVALID_ARGUMENT"``, so this module needs no grpc import), a `title`, the
 `detail` message and, for input errors, the `field` (argument) the client got wrong. The REST edge turns them
 into RFC 9457 problem+json (``/v1``) or ``{"error": ...}`` (``/v2``); the gRPC edge uses `grpc_code`.
+
+Foreign errors (pydantic's `ValidationError`, the loss library's `LossInputError`) are translated into this
+tree in one place, `map_errors`, so both edges see the same error with the same message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from losses import LossInputError
 
 __all__ = [
     "InternalError",
@@ -21,6 +30,8 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "UnsupportedMediaType",
+    "field_path",
+    "map_errors",
 ]
 
 
@@ -169,3 +180,40 @@ class InternalError(ServiceError):
 def _kebab(name: str) -> str:
     out = [("-" + c.lower()) if c.isupper() and i else c.lower() for i, c in enumerate(name)]
     return "".join(out)
+
+
+def field_path(loc: Sequence[str | int], prefix: str = "") -> str:
+    """A request field in the service's one style: ``("losses", 0, "gamma")`` -> ``losses[0].gamma``."""
+    out = prefix
+    for part in loc:
+        if isinstance(part, int) or (isinstance(part, str) and part.isdigit()):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+#: How a foreign error's argument becomes a request field (``None``: leave it as it is).
+Rename = Callable[[str], str]
+
+
+@contextmanager
+def map_errors(rename: Rename | None = None, *, status: int | None = 422) -> Iterator[None]:
+    """Translate the foreign errors raised inside into `InvalidInput`, once, for every edge.
+
+    * pydantic's `ValidationError`: the first error, its location in `field_path` style (``status``: 422 by
+      default, the status of a body that parses but does not validate);
+    * the loss library's `LossInputError`: its message, naming the argument.
+
+    ``rename`` maps the field so found to the name the caller's request uses (``losses[0].gamma`` ->
+    ``parameters.gamma`` for a v2 loss model). Service errors pass through unchanged.
+    """
+    name = rename or (lambda field: field)
+    try:
+        yield
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = name(field_path(first["loc"]) or "body")
+        raise InvalidInput(str(first["msg"]), field=field, status=status) from None
+    except LossInputError as exc:
+        raise InvalidInput(str(exc), field=name(exc.argument)) from None

@@ -1,8 +1,10 @@
-"""The service's gRPC endpoint: Detection, Scoring, the Open Inference Protocol, health and reflection.
+"""The gRPC edge: Detection, Scoring, the Open Inference Protocol, health and reflection.
 
-`install(state)` wires it into the app's lifespan; `GrpcServer` is the server itself.
+`GrpcServer` is the server; `service.runtime` runs it beside the REST one.
 """
 
-from service.grpc.server import SERVICE_NAMES, GrpcServer, install
+from __future__ import annotations
 
-__all__ = ["SERVICE_NAMES", "GrpcServer", "install"]
+from .server import SERVICE_NAMES, GrpcServer
+
+__all__ = ["SERVICE_NAMES", "GrpcServer"]

@@ -1,8 +1,8 @@
 """``focalserve.v1.DetectionService``: encoded images in, detections in original-image pixels out.
 
-The same pipeline as ``POST /v1/models/{name}/detect`` (`service.detection.detect`: decode + letterbox in the
-CPU pool, the model's dynamic batcher, boxes mapped back); ``DetectStream`` answers each request message in
-order and keeps several in flight so that a stream's images share batches.
+The same pipeline as ``POST /v1/models/{name}/detect`` (`service.core.detection.detect`: decode + letterbox
+in the CPU pool, the model's dynamic batcher, boxes mapped back); ``DetectStream`` answers each request
+message in order and keeps several in flight so that a stream's images share batches.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
-from service._proto import detection_pb2 as pb
-from service._proto import detection_pb2_grpc as pb_grpc
-from service.detection import detect, parse_detect_options
-from service.errors import InvalidInput
-from service.state import ServiceState
+from .._proto import detection_pb2 as pb
+from .._proto import detection_pb2_grpc as pb_grpc
+from ..core.detection import parse_detect_options
+from ..core.state import ServiceState
+from ..errors import InvalidInput
+from .interceptor import call_timeout
 
 __all__ = ["DEFAULT_MODEL", "DetectionServicer"]
 
@@ -41,12 +42,10 @@ class DetectionServicer(pb_grpc.DetectionServiceServicer):  # type: ignore[misc]
             }
         )
         mv = self._state.detector(request.model or DEFAULT_MODEL, request.version or None)
-        timeout_s = self._state.settings.request_timeout_s
-        remaining = context.time_remaining()
-        if remaining is not None:
-            timeout_s = min(timeout_s, max(remaining, 0.001))
         names = [f"images[{i}]" for i in range(len(request.images))]
-        result = await detect(self._state, mv, list(request.images), names, options, timeout_s=timeout_s)
+        result = await self._state.detect(
+            mv, list(request.images), names, options, timeout_s=call_timeout(self._state, context)
+        )
         response = pb.DetectResponse(
             model=result.model,
             version=result.version,

@@ -1,8 +1,10 @@
 """The Open Inference Protocol's ``inference.GRPCInferenceService`` (KServe v2 / Triton gRPC) over v2 models.
 
-Inputs are accepted raw (``raw_input_contents``) or typed (``contents``); outputs are always answered raw in
-``raw_output_contents`` (tritonclient's ``as_numpy`` reads only those). Errors are raised as the service's
-exceptions and turned into status codes by `service.grpc.interceptors.ErrorInterceptor`.
+Every call is answered by the shared `service.oip.Dataplane` (the REST ``/v2`` routes use the same one); this
+module only converts protobuf messages. Inputs are accepted raw (``raw_input_contents``) or typed
+(``contents``); outputs are always answered raw in ``raw_output_contents`` (tritonclient's ``as_numpy`` reads
+only those). Errors are raised as the service's exceptions and turned into status codes by
+`service.grpc.interceptor.EdgeInterceptor`.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from service import __version__
-from service._proto import inference_v2_pb2 as pb
-from service._proto import inference_v2_pb2_grpc as pb_grpc
-from service.errors import InvalidInput
-from service.state import ServiceState
-from service.v2_infer_codec import datatype_of, dtype_of, tensor_from_raw, tensor_to_raw
-from service.v2_infer_models import infer
+from .._proto import inference_v2_pb2 as pb
+from .._proto import inference_v2_pb2_grpc as pb_grpc
+from ..core.arrays import check_shape
+from ..core.datatypes import datatype_of, dtype_of
+from ..errors import InvalidInput
+from ..oip import Dataplane
+from ..oip.codec import tensor_from_raw, tensor_to_raw
+from .interceptor import call_timeout
 
 __all__ = ["InferenceServicer", "decode_inputs", "parameters_of", "tensor_from_contents"]
 
@@ -55,9 +58,7 @@ def parameters_of(params: Mapping[str, pb.InferParameter]) -> dict[str, Any]:
 def tensor_from_contents(tensor: pb.ModelInferRequest.InferInputTensor, field: str) -> npt.NDArray[Any]:
     """An input tensor from its typed ``contents`` (the element count must match its shape)."""
     dtype = dtype_of(tensor.datatype, f"{field}.datatype")
-    shape = list(tensor.shape)
-    if any(d < 0 for d in shape):
-        raise InvalidInput(f"{field}: shape must be non-negative integers, got {shape}", field=field)
+    shape = list(check_shape(list(tensor.shape), field))
     name = _CONTENTS_FIELD.get(tensor.datatype)
     if name is None:
         raise InvalidInput(f"{field}: {tensor.datatype} data must be sent in raw_input_contents", field=field)
@@ -100,33 +101,29 @@ def decode_inputs(request: pb.ModelInferRequest) -> dict[str, npt.NDArray[Any]]:
 
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
-    """``inference.GRPCInferenceService`` over the service's v2 models (repository models and loss models)."""
+    """``inference.GRPCInferenceService`` over the dataplane's v2 models (repository and loss models)."""
 
-    def __init__(self, state: ServiceState) -> None:
-        self._state = state
+    def __init__(self, dataplane: Dataplane) -> None:
+        self._dataplane = dataplane
 
     async def ServerLive(self, request: pb.ServerLiveRequest, context: Context) -> pb.ServerLiveResponse:
-        return pb.ServerLiveResponse(live=True)
+        return pb.ServerLiveResponse(live=self._dataplane.live())
 
     async def ServerReady(self, request: pb.ServerReadyRequest, context: Context) -> pb.ServerReadyResponse:
-        return pb.ServerReadyResponse(ready=self._state.ready)
+        return pb.ServerReadyResponse(ready=self._dataplane.ready())
 
     async def ModelReady(self, request: pb.ModelReadyRequest, context: Context) -> pb.ModelReadyResponse:
-        version = request.version or None
-        model = self._state.v2_models.check_version(request.name, version)
-        return pb.ModelReadyResponse(ready=model.is_ready(version) and not self._state.draining)
+        return pb.ModelReadyResponse(ready=self._dataplane.model_ready(request.name, request.version or None))
 
     async def ServerMetadata(
         self, request: pb.ServerMetadataRequest, context: Context
     ) -> pb.ServerMetadataResponse:
-        return pb.ServerMetadataResponse(
-            name="focalserve", version=__version__, extensions=list(self._state.v2_extensions)
-        )
+        return pb.ServerMetadataResponse(**self._dataplane.server_metadata())
 
     async def ModelMetadata(
         self, request: pb.ModelMetadataRequest, context: Context
     ) -> pb.ModelMetadataResponse:
-        meta = self._state.v2_models.metadata(request.name, request.version or None)
+        meta = self._dataplane.model_metadata(request.name, request.version or None)
         tensor = pb.ModelMetadataResponse.TensorMetadata
         return pb.ModelMetadataResponse(
             name=meta["name"],
@@ -137,18 +134,13 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
         )
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
-        timeout_s = self._state.settings.request_timeout_s
-        remaining = context.time_remaining()
-        if remaining is not None:
-            timeout_s = min(timeout_s, max(remaining, 0.0))
-        result = await infer(
-            self._state,
+        result = await self._dataplane.infer(
             request.model_name,
             request.model_version or None,
             decode_inputs(request),
             parameters_of(request.parameters),
             [o.name for o in request.outputs] or None,
-            timeout_s,
+            call_timeout(self._dataplane.state, context),
         )
         response = pb.ModelInferResponse(model_name=result.model, model_version=result.version, id=request.id)
         for name, array in result.outputs.items():

@@ -1,8 +1,8 @@
 """``focalserve.v1.ScoringService``: the options of ``POST /v1/score``, with arrays as packed bytes.
 
 `array_from_proto` / `array_to_proto` convert ``focalserve.v1.Array`` (dtype name, shape, raw little-endian
-bytes) without a per-element loop; the arithmetic is `service.scoring.score`, run in the CPU pool, so the
-values are exactly the `losses` package's.
+bytes) with the service's one raw-array decoder (`service.core.arrays`); the arithmetic is
+`service.core.scoring.score`, run in the CPU pool, so the values are exactly the `losses` package's.
 """
 
 from __future__ import annotations
@@ -17,18 +17,19 @@ import numpy as np
 import numpy.typing as npt
 from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
-from pydantic import ValidationError
 
-from service._proto import array_pb2
-from service._proto import scoring_pb2 as pb
-from service._proto import scoring_pb2_grpc as pb_grpc
-from service.errors import InvalidInput, Timeout
-from service.grpc.packed import WireError, split_arrays
-from service.scoring import LossSpec, ScoreOptions, ScoreResult, score
-from service.state import ServiceState
+from .._proto import array_pb2
+from .._proto import scoring_pb2 as pb
+from .._proto import scoring_pb2_grpc as pb_grpc
+from ..core.arrays import array_from_bytes, check_elements, check_shape
+from ..core.datatypes import ARRAY_DTYPES
+from ..core.scoring import ScoreOptions, ScoreResult, score
+from ..core.state import ServiceState
+from ..errors import InvalidInput, Timeout, map_errors
+from .interceptor import call_timeout
+from .packed import WireError, split_arrays
 
 __all__ = [
-    "DTYPES",
     "PackedScoreRequest",
     "ScoringServicer",
     "array_from_proto",
@@ -40,11 +41,6 @@ __all__ = [
 
 Context: TypeAlias = Any  # grpc.aio.ServicerContext (grpc ships no type information)
 
-#: Accepted ``Array.dtype`` names (little-endian).
-DTYPES = {
-    name: np.dtype(name).newbyteorder("<")
-    for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
-}
 SERVICE = pb.DESCRIPTOR.services_by_name["ScoringService"].full_name
 _PREDICTIONS = pb.ScoreRequest.PREDICTIONS_FIELD_NUMBER
 _LABELS = pb.ScoreRequest.LABELS_FIELD_NUMBER
@@ -59,22 +55,12 @@ def array_from_proto(
     ``data`` replaces ``message.data`` (a zero-copy view from `service.grpc.packed.split_arrays`).
     """
     raw = message.data if data is None else data
-    dtype = DTYPES.get(message.dtype)
+    dtype = ARRAY_DTYPES.get(message.dtype)
     if dtype is None:
-        raise InvalidInput(f"{field}.dtype: {message.dtype!r} is not one of {sorted(DTYPES)}", field=field)
-    shape = list(message.shape)
-    if any(d < 0 for d in shape):
-        raise InvalidInput(f"{field}.shape: dimensions must be >= 0, got {shape}", field=field)
-    count = math.prod(shape)
-    if count > max_elements:
-        raise InvalidInput(f"{field}: {count} elements, more than the limit of {max_elements}", field=field)
-    if len(raw) != count * dtype.itemsize:
-        raise InvalidInput(
-            f"{field}.data: {len(raw)} bytes for shape {shape} {message.dtype} "
-            f"(expected {count * dtype.itemsize})",
-            field=field,
-        )
-    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+        raise InvalidInput(f"{message.dtype!r} is not one of {sorted(ARRAY_DTYPES)}", field=f"{field}.dtype")
+    shape = check_shape(list(message.shape), f"{field}.shape")
+    check_elements(math.prod(shape), field, max_elements)
+    return array_from_bytes(raw, dtype, shape, f"{field}.data")
 
 
 def array_to_proto(array: npt.ArrayLike, out: array_pb2.Array) -> None:
@@ -92,7 +78,7 @@ def options_from_proto(request: pb.ScoreRequest) -> ScoreOptions:
     Raises:
         InvalidInput: a bad value, naming ``losses[i].<param>`` or the option.
     """
-    specs: list[LossSpec] = []
+    specs: list[dict[str, Any]] = []
     for i, loss in enumerate(request.losses):
         params: dict[str, Any] = {k: getattr(loss, k) for k in _SCALARS if loss.HasField(k)}
         if loss.HasField("background_class"):
@@ -110,12 +96,7 @@ def options_from_proto(request: pb.ScoreRequest) -> ScoreOptions:
             params["weight"] = array_from_proto(
                 loss.weight, f"losses[{i}].weight", max_elements=1 << 20
             ).tolist()
-        try:
-            specs.append(LossSpec(name=loss.name, **params))
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            field = f"losses[{i}]." + ".".join(str(p) for p in error["loc"][:1])
-            raise InvalidInput(f"{field}: {error['msg']}", field=field) from None
+        specs.append({"name": loss.name, **params})
     top: dict[str, Any] = {
         "per_sample": request.per_sample,
         "gradient": request.gradient,
@@ -127,12 +108,8 @@ def options_from_proto(request: pb.ScoreRequest) -> ScoreOptions:
         top["from_logits"] = request.from_logits
     if specs:
         top["losses"] = specs
-    try:
-        return ScoreOptions(**top)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"]) or "request"
-        raise InvalidInput(f"{field}: {error['msg']}", field=field) from None
+    with map_errors():
+        return ScoreOptions.model_validate(top)
 
 
 def response_of(result: ScoreResult) -> pb.ScoreResponse:
@@ -207,10 +184,7 @@ class ScoringServicer(pb_grpc.ScoringServiceServicer):  # type: ignore[misc]
         if predictions.size == 0:
             raise InvalidInput("predictions: is empty", field="predictions")
         options = options_from_proto(request)
-        timeout_s = self._state.settings.request_timeout_s
-        remaining = context.time_remaining()
-        if remaining is not None:
-            timeout_s = min(timeout_s, max(remaining, 0.001))
+        timeout_s = call_timeout(self._state, context)
         try:
             result = await asyncio.wait_for(
                 self._state.in_cpu_pool(score, predictions, labels, options), timeout_s

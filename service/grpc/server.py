@@ -1,7 +1,8 @@
 """The gRPC server: our Detection and Scoring services, the Open Inference Protocol, health and reflection.
 
-One `grpc.aio` server in the REST app's process and event loop, started and stopped by the app's lifespan
-hooks (`install`), sharing its `ServiceState`: the model registry, the batchers, the thread pools, draining.
+One `grpc.aio` server in the REST app's process and event loop, a sibling of the REST server:
+`service.runtime` starts and stops both over one `ServiceState` (the model registry, the batchers, the thread
+pools, draining) and one Open Inference Protocol `Dataplane`.
 Health (``grpc.health.v1``) follows readiness for the server (``""``) and each service: SERVING once every
 model is warm, NOT_SERVING while loading, and from the first moment of a drain (SIGTERM) on. Reflection
 lists every service. Messages are limited to ``settings.grpc_max_message_bytes`` both ways
@@ -20,20 +21,21 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from service._proto import (
+from .._proto import (
     detection_pb2,
     detection_pb2_grpc,
     inference_v2_pb2,
     inference_v2_pb2_grpc,
     scoring_pb2,
 )
-from service.grpc.detection import DetectionServicer
-from service.grpc.edge import EdgeInterceptor
-from service.grpc.inference import InferenceServicer
-from service.grpc.scoring import ScoringServicer, scoring_handler
-from service.state import ServiceState
+from ..core.state import ServiceState
+from ..oip import Dataplane
+from .detection import DetectionServicer
+from .inference import InferenceServicer
+from .interceptor import EdgeInterceptor
+from .scoring import ScoringServicer, scoring_handler
 
-__all__ = ["SERVICE_NAMES", "GrpcServer", "install", "server_options"]
+__all__ = ["SERVICE_NAMES", "GrpcServer", "server_options"]
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +71,23 @@ class GrpcServer:
 
     Args:
         state: the running service's state (shared with the REST app).
+        dataplane: the Open Inference Protocol over ``state`` (default: a new one).
         address: ``host:port`` to bind; port 0 picks a free one (read `port` after `start`).
             Default: ``settings.host:settings.grpc_port``.
         poll_s: how often health follows ``state.ready``.
     """
 
-    def __init__(self, state: ServiceState, address: str | None = None, *, poll_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        state: ServiceState,
+        dataplane: Dataplane | None = None,
+        address: str | None = None,
+        *,
+        poll_s: float = 0.1,
+    ) -> None:
         settings = state.settings
         self.state = state
+        self.dataplane = dataplane or Dataplane(state)
         self.address = address or f"{settings.host}:{settings.grpc_port}"
         self.port = 0
         self._poll_s = poll_s
@@ -93,7 +104,10 @@ class GrpcServer:
         self.health = health.aio.HealthServicer()
         registrations: list[tuple[Callable[[Any, Any], None], Any]] = [
             (detection_pb2_grpc.add_DetectionServiceServicer_to_server, DetectionServicer(state)),
-            (inference_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server, InferenceServicer(state)),
+            (
+                inference_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server,
+                InferenceServicer(self.dataplane),
+            ),
             (health_pb2_grpc.add_HealthServicer_to_server, self.health),
         ]
         for add, servicer in registrations:
@@ -109,7 +123,7 @@ class GrpcServer:
         self.port = self._server.add_insecure_port(self.address)
         if self.port == 0:
             raise OSError(f"gRPC could not bind {self.address}")
-        await self._set(self.state.ready)
+        await self._set(self.dataplane.ready())
         await self._server.start()
         self._watch = asyncio.get_running_loop().create_task(self._follow_readiness(), name="grpc-health")
         log.info("gRPC listening on %s", self.address.rsplit(":", 1)[0] + f":{self.port}")
@@ -124,7 +138,7 @@ class GrpcServer:
         last: bool | None = None
         while True:
             changed.clear()
-            ready = self.state.ready
+            ready = self.dataplane.ready()
             if ready != last:
                 await self._set(ready)
                 last = ready
@@ -144,18 +158,3 @@ class GrpcServer:
         await self.health.enter_graceful_shutdown()
         await self._server.stop(grace_s)
         log.info("gRPC server stopped")
-
-
-def install(state: ServiceState, address: str | None = None) -> GrpcServer:
-    """Register a `GrpcServer` in the state's lifespan hooks (start once the models load, stop at the end)."""
-    server = GrpcServer(state, address)
-
-    async def start(_: ServiceState) -> None:
-        await server.start()
-
-    async def stop(_: ServiceState) -> None:
-        await server.stop(state.settings.shutdown_grace_s)
-
-    state.on_startup.append(start)
-    state.on_shutdown.append(stop)
-    return server

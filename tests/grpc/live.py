@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 
+from tests.live import LiveService, run_process
 from tests.service.standin import write_entry
+
+__all__ = ["STANDIN_BOX", "LiveService", "client_arrays", "live_service", "make_repository"]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DETECTOR = ROOT / "models" / "detector"
@@ -83,50 +79,8 @@ def make_repository(root: Path) -> Path:
     return root
 
 
-@dataclass
-class LiveService:
-    """A running `python -m service`: its REST base URL and gRPC target."""
-
-    process: subprocess.Popen[bytes]
-    http_url: str
-    grpc_target: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @contextlib.contextmanager
 def live_service(repo: Path, log_path: Path, **env: str) -> Iterator[LiveService]:
-    """Start the service on free ports with ``FOCALSERVE_*`` overrides; wait until ready; SIGTERM at end."""
-    # Imported here, not at the top: tritonclient's process imports this module and must not load our stubs.
-    from tests.service.conftest import free_port
-
-    http_port, grpc_port = free_port(), free_port()
-    environ = {**os.environ, **{f"FOCALSERVE_{k.upper()}": v for k, v in env.items()}}
-    environ.setdefault("FOCALSERVE_INTRA_OP_THREADS", "1")
-    cmd = [sys.executable, "-m", "service", "--model-repository", str(repo), "--host", "127.0.0.1"]
-    cmd += ["--http-port", str(http_port), "--grpc-port", str(grpc_port)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
-    service = LiveService(process, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", log_path)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the service exited with {process.returncode}:\n{service.log()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{service.http_url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not get ready:\n{service.log()}")
-            time.sleep(0.1)
+    """`python -m service` with ``FOCALSERVE_*`` overrides, ready; SIGTERM at the end (`tests.live`)."""
+    with run_process(repo, log_path, **env) as service:
         yield service
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()

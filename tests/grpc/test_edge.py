@@ -16,8 +16,9 @@ from service.errors import (
     Unauthenticated,
     Unavailable,
     UnsupportedMediaType,
+    map_errors,
 )
-from service.grpc.edge import status_of
+from service.grpc.interceptor import status_of
 
 
 @pytest.mark.parametrize(
@@ -41,7 +42,10 @@ def test_service_errors_map_to_their_grpc_code(error, code) -> None:
 
 
 def test_loss_input_errors_are_invalid_argument_naming_the_argument() -> None:
-    code, message = status_of(LossInputError("gamma", "must be >= 0, got -1"))
+    # the core translates the loss library's errors (map_errors); the edge maps the result
+    with pytest.raises(InvalidInput) as err, map_errors():
+        raise LossInputError("gamma", "must be >= 0, got -1")
+    code, message = status_of(err.value)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert "gamma" in message
 

@@ -11,9 +11,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from service.core.state import ServiceState
 from service.grpc.server import GrpcServer
 from service.settings import Settings
-from service.state import ServiceState
 from tests.grpc.live import live_service, make_repository
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -49,7 +49,7 @@ def test_health_follows_a_readiness_change_without_waiting_for_the_poll(tmp_path
 
     async def scenario() -> list[int]:
         state = ServiceState(settings)
-        server = GrpcServer(state, "127.0.0.1:0", poll_s=3600)
+        server = GrpcServer(state, address="127.0.0.1:0", poll_s=3600)
         await server.start()
         seen = []
         try:

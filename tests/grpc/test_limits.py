@@ -39,7 +39,7 @@ def _detect(port: int) -> grpc.RpcError | None:
 
 def test_full_queue_is_resource_exhausted(repo: Path) -> None:
     with run_service(repo, queue_size=1, max_queue_delay_ms=1500) as service:
-        port = service.state.settings.grpc_port
+        port = service.grpc_port
         with ThreadPoolExecutor(3) as pool:
             outcomes = list(pool.map(lambda _: _detect(port), range(3)))
     errors = [e for e in outcomes if e is not None]
@@ -52,7 +52,7 @@ def test_full_queue_is_resource_exhausted(repo: Path) -> None:
 
 def test_request_past_its_timeout_is_deadline_exceeded(repo: Path) -> None:
     with run_service(repo, request_timeout_s=0.2, max_queue_delay_ms=3000) as service:
-        error = _detect(service.state.settings.grpc_port)
+        error = _detect(service.grpc_port)
     assert error is not None
     assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error.details()
     assert "timeout" in (error.details() or "")

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from model_export.preprocess import InputSpec, preprocess
-from service import preprocess as service_pre
+from service.core import preprocess as service_pre
 
 
 def _images() -> list[Image.Image]:

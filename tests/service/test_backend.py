@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.backend import CPU, CUDA, create_session, provider_plan
+from service.core.backend import CPU, CUDA, create_session, provider_plan
 from service.errors import Unavailable
 
 from .conftest import run_service

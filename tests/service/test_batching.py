@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from service.batching import Batcher, BatchPlan, plan_batch, signature_of
+from service.core.batch_plan import BatchPlan, plan_batch, signature_of
+from service.core.batching import Batcher
 from service.errors import InternalError, InvalidInput, Overloaded, Timeout, Unavailable
 
 SIG = ("a",)

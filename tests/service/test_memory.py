@@ -1,4 +1,4 @@
-"""`service.memory.keep_large_buffers`: freed large blocks stay in the heap for the next request."""
+"""`service.core.memory.keep_large_buffers`: freed large blocks stay in the heap for the next request."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.memory import keep_large_buffers
+from service.core.memory import keep_large_buffers
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ GLIBC = platform.libc_ver()[0] == "glibc"
 # free memory the heap holds. Without the tuning the block is an mmap, returned to the kernel on free.
 PROBE = """
 import ctypes, sys
-from service.memory import keep_large_buffers
+from service.core.memory import keep_large_buffers
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
                                                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
@@ -60,7 +60,7 @@ def test_the_setting_defaults_on_and_reads_the_environment(monkeypatch):
 # the call leave the collector's lists, while cycles made afterwards are still collected.
 FREEZE = """
 import gc, weakref
-from service.memory import freeze_startup_objects
+from service.core.memory import freeze_startup_objects
 class Node:
     pass
 before = [Node()]

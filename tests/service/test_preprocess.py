@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from service.core.preprocess import InputSpec, boxes_to_image, decode_image, letterbox, prepare_image, to_rgb
 from service.errors import InvalidInput, PayloadTooLarge
-from service.preprocess import InputSpec, boxes_to_image, decode_image, letterbox, prepare_image, to_rgb
 
 SPEC = InputSpec("images", 64, 64, 1 / 255, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 0.0)
 

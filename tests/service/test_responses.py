@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from service.responses import JSONBody
+from service.rest.responses import JSONBody
 
 
 def test_body_is_the_document_with_numpy_values_as_numbers():

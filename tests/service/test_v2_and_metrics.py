@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.edge import error_response
 from service.errors import InvalidInput, UnsupportedMediaType
+from service.rest.problems import problem_response, v2_response
 
 from .conftest import Live
 from .images import encode, red_box_image
@@ -111,6 +111,6 @@ def test_openapi_documents_the_routes_with_examples(live: Live) -> None:
 def test_v2_client_errors_are_400_error_objects() -> None:
     # the Open Inference Protocol has no 415 / 422: under /v2 they are a plain 400 {"error"}
     for exc in (InvalidInput("bad", field="inputs", status=422), UnsupportedMediaType("no")):
-        response = error_response(exc, "/v2/models/m/infer")
+        response = v2_response(exc)
         assert response.status_code == 400 and b'"error"' in response.body
-    assert error_response(InvalidInput("bad", status=422), "/v1/score").status_code == 422
+    assert problem_response(InvalidInput("bad", status=422), "/v1/score").status_code == 422

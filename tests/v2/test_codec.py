@@ -13,23 +13,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from service.core.datatypes import DATATYPES, datatype_of, dtype_of
 from service.errors import InvalidInput
-from service.v2_infer_codec import (
-    DATATYPES,
+from service.oip.codec import (
     bytes_from_raw,
     bytes_to_raw,
-    choose_encoding,
-    datatype_of,
-    decode_body,
-    dtype_of,
-    encode_body,
-    join_binary_body,
-    split_binary_body,
     tensor_from_json,
     tensor_from_raw,
     tensor_to_json,
     tensor_to_raw,
 )
+from service.rest.coding import choose_encoding, decode_body, encode_body
+from service.rest.v2_body import join_binary_body, split_binary_body
 
 NUMERIC = [name for name in DATATYPES if name != "BYTES"]
 
@@ -64,10 +59,9 @@ def test_raw_is_little_endian_row_major() -> None:
 
 
 def test_raw_byte_count_mismatch_is_reported() -> None:
-    with pytest.raises(
-        InvalidInput, match=r"images: 8 bytes of data for shape \[1, 3\] FP32 \(expected 12\)"
-    ):
+    with pytest.raises(InvalidInput, match=r"8 bytes of data for shape \[1, 3\] FP32 \(expected 12\)") as err:
         tensor_from_raw(b"\0" * 8, "FP32", [1, 3], "images")
+    assert err.value.field == "images"
 
 
 def test_negative_dimension_is_rejected() -> None:

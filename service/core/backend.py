@@ -9,7 +9,7 @@ from typing import Any
 
 import onnxruntime as ort
 
-from .errors import Unavailable
+from ..errors import Unavailable
 
 __all__ = ["create_session", "provider_plan", "session_options"]
 

@@ -1,4 +1,4 @@
-"""The app factory: `create_app(settings)` builds the FastAPI app, its state, lifespan, edge and routers."""
+"""The app factory: `create_app` builds the FastAPI app over a `ServiceState` and its `Dataplane`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from . import __version__, v2_infer
-from .edge import EdgeMiddleware, install_error_handlers
-from .grpc import install as install_grpc
-from .routers import detect, metrics, models, score, v2_health
-from .settings import Settings
-from .state import ServiceState
+from .._version import __version__
+from ..core.state import ServiceState
+from ..oip import Dataplane
+from ..settings import Settings
+from .edge import EdgeMiddleware
+from .problems import install_error_handlers
+from .routers import detect, metrics, models, score, v2
 
 __all__ = ["create_app"]
 
@@ -26,30 +27,32 @@ When API keys are configured, send `X-API-Key` (health, metrics and docs are ope
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the service app. Models load in the background once it starts (``/v2/health/ready`` tells).
+def create_app(
+    settings: Settings | None = None, *, state: ServiceState | None = None, dataplane: Dataplane | None = None
+) -> FastAPI:
+    """Build the REST app.
 
-    The lifespan: start -> load models, run ``state.on_startup`` hooks (the gRPC server starts there); stop ->
-    drain (readiness false, new requests 503, in-flight requests finish within ``shutdown_grace_s``), run
-    ``state.on_shutdown`` hooks in reverse order, then stop the batchers.
+    Given a ``state`` (as `service.runtime` does, sharing it with the gRPC server), the app serves it and
+    leaves its life to the caller. Without one, the app makes its own from ``settings`` and runs its life
+    in the lifespan: models load in the background once it starts (``/v2/health/ready`` tells); at the end it
+    drains (readiness false, new requests 503, in-flight requests finish within ``shutdown_grace_s``) and
+    stops the batchers.
     """
-    settings = settings or Settings()
-    state = ServiceState(settings)
-    v2_infer.install(state)  # the loss models become v2 models; GET /v2 lists binary_tensor_data
-    install_grpc(state)  # the gRPC server starts / stops in the lifespan hooks
+    owned = state is None
+    state = state or ServiceState(settings or Settings())
+    dataplane = dataplane or Dataplane(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not owned:
+            yield
+            return
         await state.start()
-        for hook in state.on_startup:
-            await hook(state)
         try:
             yield
         finally:
             state.begin_drain()
-            await state.wait_idle(settings.shutdown_grace_s)
-            for hook in reversed(state.on_shutdown):
-                await hook(state)
+            await state.wait_idle(state.settings.shutdown_grace_s)
             await state.stop()
 
     app = FastAPI(
@@ -61,11 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = state
+    app.state.dataplane = dataplane
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, state=state)
-    for router in (detect.router, score.router, models.router, v2_health.router, metrics.router):
+    for router in (detect.router, score.router, models.router, v2.router, metrics.router):
         app.include_router(router)
-    app.include_router(v2_infer.router)  # POST /v2/models/{name}[/versions/{v}]/infer
     _document_models(app, score.DOCUMENTED_MODELS)
     return app
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from ..state import ServiceState
+from ...core.state import ServiceState
 from . import get_state
 
 __all__ = ["router"]

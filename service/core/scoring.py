@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 import losses
 from losses import LossInputError
 
-from .errors import InvalidInput
+from ..errors import InvalidInput, map_errors
+from .arrays import check_elements
 
 __all__ = ["LossSpec", "LossValue", "ScoreOptions", "ScoreResult", "as_array", "score"]
 
@@ -140,8 +143,7 @@ def as_array(value: Any, field: str, *, max_elements: int) -> np.ndarray:
         raise InvalidInput(f"must be a rectangular numeric array: {exc}", field=field) from None
     if array.dtype.kind not in "biuf":
         raise InvalidInput(f"must be a rectangular numeric array, got dtype {array.dtype}", field=field)
-    if array.size > max_elements:
-        raise InvalidInput(f"has {array.size} elements, more than the limit of {max_elements}", field=field)
+    check_elements(array.size, field, max_elements)
     if array.size == 0:
         raise InvalidInput("is empty", field=field)
     return array
@@ -192,24 +194,18 @@ def score(predictions: np.ndarray, labels: np.ndarray | None, options: ScoreOpti
     return ScoreResult(results, anatomy, clamped, int(predictions.size))
 
 
-class _naming:
-    """Turn a `LossInputError` into `InvalidInput` naming the request field."""
+@contextmanager
+def _naming(index: int | None) -> Iterator[None]:
+    """Errors of the loss library as `InvalidInput` naming the request field (``predictions``, ``labels``,
+    ``losses[i].<param>``)."""
 
-    def __init__(self, index: int | None) -> None:
-        self.index = index
+    def rename(argument: str) -> str:
+        if argument in _ARGUMENT:
+            return _ARGUMENT[argument]
+        return argument if index is None else f"losses[{index}].{argument}"
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, LossInputError):
-            argument = exc.argument
-            if argument in _ARGUMENT:
-                field = _ARGUMENT[argument]
-            elif self.index is not None:
-                field = f"losses[{self.index}].{argument}"
-            else:
-                field = argument
-            raise InvalidInput(str(exc), field=field) from None
-        if isinstance(exc, (ValueError, TypeError)):  # e.g. shapes that do not broadcast
-            raise InvalidInput(f"the loss library rejected the input: {exc}", field="predictions") from None
+    try:
+        with map_errors(rename, status=None):
+            yield
+    except (ValueError, TypeError) as exc:  # e.g. shapes that do not broadcast
+        raise InvalidInput(f"the loss library rejected the input: {exc}", field="predictions") from None

@@ -6,15 +6,17 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from ..errors import InvalidInput, NotFound, Unavailable
 from .backend import create_session
-from .batching import Batcher
-from .errors import InvalidInput, NotFound, Unavailable
+from .batching import Batcher, BatchObserver
+from .datatypes import DATATYPES, datatype_of_onnx
 from .preprocess import InputSpec
 
 __all__ = ["ModelRegistry", "ModelVersion", "TensorSpec", "scan_repository"]
@@ -22,18 +24,6 @@ __all__ = ["ModelRegistry", "ModelVersion", "TensorSpec", "scan_repository"]
 log = logging.getLogger(__name__)
 
 State = Literal["loading", "ready", "failed"]
-
-_ORT_TO_V2 = {
-    "tensor(float)": "FP32",
-    "tensor(double)": "FP64",
-    "tensor(float16)": "FP16",
-    "tensor(int64)": "INT64",
-    "tensor(int32)": "INT32",
-    "tensor(int8)": "INT8",
-    "tensor(uint8)": "UINT8",
-    "tensor(bool)": "BOOL",
-    "tensor(string)": "BYTES",
-}
 
 
 @dataclass(frozen=True)
@@ -66,7 +56,7 @@ class ModelVersion:
     providers: list[str] = field(default_factory=list)
     inputs: list[TensorSpec] = field(default_factory=list)
     outputs: list[TensorSpec] = field(default_factory=list)
-    batcher: Batcher | None = None
+    batcher: Batcher | None = field(default=None, init=False)
     _session: Any = None
 
     @property
@@ -120,6 +110,41 @@ class ModelVersion:
         self.state = "ready"
         log.info("model %s version %s ready on %s", self.name, self.version, ", ".join(providers))
 
+    def start_batching(
+        self,
+        executor: Executor,
+        *,
+        max_batch_size: int,
+        max_queue_delay_s: float,
+        queue_size: int,
+        instances: int,
+        observer: BatchObserver | None = None,
+    ) -> Batcher:
+        """Give this (ready) version its dynamic batcher, running `run` in ``executor``; start it.
+
+        ``max_batch_size`` is the setting: `batch_limit` caps it by config.pbtxt.
+        """
+        if not self.ready:
+            raise Unavailable(f"model {self.name} version {self.version} is not loaded")
+        self.batcher = Batcher(
+            self.name,
+            self.version,
+            self.run,
+            executor,
+            max_batch_size=self.batch_limit(max_batch_size),
+            max_queue_delay_s=max_queue_delay_s,
+            queue_size=queue_size,
+            instances=instances,
+            observer=observer,
+        )
+        self.batcher.start()
+        return self.batcher
+
+    async def stop_batching(self, grace_s: float) -> None:
+        """Run what the batcher holds (for up to ``grace_s``), then end it."""
+        if self.batcher is not None:
+            await self.batcher.stop(grace_s)
+
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """A blocking session call (releases the GIL): ``{input: [N, ...]}`` -> ``{output: [N, ...]}``"""
         if self._session is None:
@@ -135,20 +160,9 @@ class ModelVersion:
         out = {}
         for t in self.inputs:
             shape = [d if d > 0 else sizes.get(i, 1) for i, d in enumerate(t.shape)]
-            out[t.name] = np.zeros(shape, dtype=_V2_TO_NUMPY.get(t.datatype, np.float32))
+            dtype = DATATYPES.get(t.datatype, DATATYPES["FP32"])
+            out[t.name] = np.zeros(shape, dtype=np.float32 if dtype.hasobject else dtype)
         return out
-
-
-_V2_TO_NUMPY: dict[str, Any] = {
-    "FP32": np.float32,
-    "FP64": np.float64,
-    "FP16": np.float16,
-    "INT64": np.int64,
-    "INT32": np.int32,
-    "INT8": np.int8,
-    "UINT8": np.uint8,
-    "BOOL": np.bool_,
-}
 
 
 class ModelRegistry:
@@ -228,7 +242,7 @@ def _config_max_batch_size(text: str) -> int:
 
 def _spec(node: Any) -> TensorSpec:
     shape = [d if isinstance(d, int) and d > 0 else -1 for d in node.shape]
-    return TensorSpec(node.name, _ORT_TO_V2.get(node.type, node.type), shape)
+    return TensorSpec(node.name, datatype_of_onnx(node.type), shape)
 
 
 def _triple(values: Any) -> tuple[float, float, float]:

@@ -1,67 +1,58 @@
-"""Open Inference Protocol inference over REST: ``POST /v2/models/{name}[/versions/{version}]/infer``.
+"""Open Inference Protocol request and response documents over HTTP, with the binary tensor data extension.
 
 Request: a JSON object ``{"id"?, "parameters"?, "inputs": [{"name", "shape", "datatype", "data"? ,
 "parameters"?: {"binary_data_size"?}}], "outputs"?: [{"name", "parameters"?: {"binary_data"?}}]}``. Tensor
 data is JSON (flat or nested ``data``) or, with the binary tensor data extension, raw bytes after the JSON
 header (``Inference-Header-Content-Length`` says where the header ends; each binary input gives its
-``binary_data_size``, in input order). The body may be ``gzip``/``deflate`` coded (``Content-Encoding``).
+``binary_data_size``, in input order).
 
 Response: ``{"model_name", "model_version", "id"?, "outputs": [{"name", "datatype", "shape", "data" |
 "parameters": {"binary_data_size"}}]}``; an output is binary when it asks ``binary_data: true`` or the request
-says ``binary_data_output: true`` (and the output does not say false); the response is coded as
-``Accept-Encoding`` prefers. Errors are ``{"error": "..."}`` (400 bad input, 404 unknown model or version).
-
-`install` registers the loss models as v2 models and lists the extension in server metadata.
+says ``binary_data_output: true`` (and the output does not say false).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from ..core.datatypes import datatype_of
+from ..errors import InvalidInput
+from ..oip.codec import tensor_from_json, tensor_from_raw, tensor_to_json, tensor_to_raw
 
-from service.errors import InvalidInput
-from service.routers import get_state
-from service.state import ServiceState
-from service.v2_infer_codec import (
-    choose_encoding,
-    datatype_of,
-    decode_body,
-    encode_body,
-    join_binary_body,
-    split_binary_body,
-    tensor_from_json,
-    tensor_from_raw,
-    tensor_to_json,
-    tensor_to_raw,
-)
-from service.v2_infer_models import infer, register_loss_models
-
-__all__ = ["decode_request", "encode_response", "install", "router"]
-
-router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
-
-EXTENSIONS = ("binary_tensor_data",)
-
-_EXAMPLE = {
-    "inputs": [
-        {"name": "logits", "shape": [2, 2], "datatype": "FP32", "data": [[2.0, -1.0], [0.5, -3.0]]},
-        {"name": "targets", "shape": [2, 2], "datatype": "FP32", "data": [[1, 0], [0, 0]]},
-    ],
-    "parameters": {"alpha": 0.25, "gamma": 2.0, "reduction": "mean"},
-}
-_DOC = {
-    "requestBody": {"content": {"application/json": {"example": _EXAMPLE}, "application/octet-stream": {}}},
-    "responses": {"400": {"description": "bad input"}, "404": {"description": "unknown model or version"}},
-}
+__all__ = ["decode_request", "encode_response", "join_binary_body", "split_binary_body"]
 
 
-def install(state: ServiceState) -> None:
-    """Register the loss models (``focal_loss``, ...) and list ``binary_tensor_data`` in ``GET /v2``."""
-    register_loss_models(state)
-    for extension in EXTENSIONS:
-        if extension not in state.v2_extensions:
-            state.v2_extensions.append(extension)
+def split_binary_body(body: bytes, header_length: int | None) -> tuple[dict[str, Any], memoryview]:
+    """Split a request body into its JSON header and the binary tail (a zero-copy view; empty without the
+    extension)."""
+    if header_length is None:
+        head: bytes = body
+        tail = memoryview(b"")
+    else:
+        if header_length < 0 or header_length > len(body):
+            raise InvalidInput(
+                f"Inference-Header-Content-Length: {header_length} is outside the body's {len(body)} bytes",
+                field="Inference-Header-Content-Length",
+            )
+        view = memoryview(body)
+        head, tail = view[:header_length].tobytes(), view[header_length:]  # the header is small
+    try:
+        header = json.loads(head)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"body: the JSON header is not valid JSON ({exc})", field="body") from None
+    if not isinstance(header, dict):
+        raise InvalidInput("body: the JSON header must be an object", field="body")
+    return header, tail
+
+
+def join_binary_body(header: Mapping[str, Any], blobs: Sequence[bytes]) -> tuple[bytes, int | None]:
+    """A response body: the JSON header, then each binary blob; returns ``(body, header_length or None)``."""
+    head = json.dumps(header, separators=(",", ":")).encode()
+    if not blobs:
+        return head, None
+    return b"".join([head, *blobs]), len(head)
 
 
 def _obj(value: Any, field: str) -> dict[str, Any]:
@@ -158,53 +149,3 @@ def encode_response(
     if request_id is not None:
         header["id"] = request_id
     return join_binary_body(header, blobs)
-
-
-async def _infer(request: Request, name: str, version: str | None, state: ServiceState) -> Response:
-    settings = state.settings
-    body = decode_body(await request.body(), request.headers.get("content-encoding"), settings.max_body_bytes)
-    length = request.headers.get("inference-header-content-length")
-    try:
-        header_length = None if length is None else int(length)
-    except ValueError:
-        raise InvalidInput(
-            f"Inference-Header-Content-Length: {length!r} is not an integer",
-            field="Inference-Header-Content-Length",
-        ) from None
-    header, tail = split_binary_body(body, header_length)
-    inputs, parameters, requested, binary = decode_request(header, tail)
-    result = await infer(
-        state, name, version, inputs, parameters, requested or None, settings.request_timeout_s
-    )
-    payload, json_length = encode_response(
-        result.model, result.version, header.get("id"), result.outputs, binary
-    )
-    headers: dict[str, str] = {}
-    if json_length is not None:
-        headers["Inference-Header-Content-Length"] = str(json_length)
-    coding = choose_encoding(request.headers.get("accept-encoding"))
-    if coding is not None:
-        payload = (
-            await state.in_cpu_pool(encode_body, payload, coding)
-            if len(payload) > 65536
-            else encode_body(payload, coding)
-        )
-        headers["Content-Encoding"] = coding
-    media = "application/octet-stream" if json_length is not None else "application/json"
-    return Response(payload, media_type=media, headers=headers)
-
-
-@router.post("/models/{name}/infer", summary="Inference (Open Inference Protocol)", openapi_extra=_DOC)
-async def model_infer(name: str, request: Request, state: ServiceState = Depends(get_state)) -> Response:
-    """Run the model's default version (a detector, or a loss model such as ``focal_loss``)."""
-    return await _infer(request, name, None, state)
-
-
-@router.post(
-    "/models/{name}/versions/{version}/infer", summary="Inference on one version", openapi_extra=_DOC
-)
-async def model_version_infer(
-    name: str, version: str, request: Request, state: ServiceState = Depends(get_state)
-) -> Response:
-    """Run one version of the model."""
-    return await _infer(request, name, version, state)

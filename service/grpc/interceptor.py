@@ -1,4 +1,4 @@
-"""The gRPC edge, mirroring the REST one: API key, draining, in-flight count, and the one error mapping.
+"""The gRPC edge, mirroring the REST one: API key, draining, in-flight count, deadlines, the error mapping.
 
 `EdgeInterceptor` wraps every method of the application services (health and reflection pass untouched):
 
@@ -8,14 +8,15 @@
   drain waits for them;
 - metrics: each call counts in the app's request metrics (method ``GRPC``, route = the gRPC method, status =
   the status code name);
-- errors: a `ServiceError` ends the call with the status named by its ``grpc_code`` and its one-line message;
-  a `losses.LossInputError` ends it INVALID_ARGUMENT naming the argument; anything else is logged and ends
-  INTERNAL.
+- errors: a `ServiceError` ends the call with the status named by its ``grpc_code`` and its one-line message
+  (the core has already translated foreign errors, `service.errors.map_errors`); anything else is logged and
+  ends INTERNAL.
+
+`call_timeout` is the one place a servicer reads the client's deadline.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -25,10 +26,11 @@ from typing import Any, TypeAlias
 import grpc
 from grpc import aio
 
-from service.errors import ServiceError, Unauthenticated, Unavailable
-from service.state import ServiceState
+from ..core.deadline import remaining_timeout
+from ..core.state import ServiceState
+from ..errors import ServiceError, Unauthenticated, Unavailable
 
-__all__ = ["EXEMPT_PREFIXES", "EdgeInterceptor", "status_of"]
+__all__ = ["EXEMPT_PREFIXES", "EdgeInterceptor", "call_timeout", "status_of"]
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +45,12 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and message a client sees for an exception raised by a method."""
     if isinstance(exc, ServiceError):
         return getattr(grpc.StatusCode, exc.grpc_code, grpc.StatusCode.INTERNAL), exc.message()
-    argument = getattr(exc, "argument", None)
-    if isinstance(exc, ValueError) and isinstance(argument, str):  # losses.LossInputError
-        text = str(exc)
-        return grpc.StatusCode.INVALID_ARGUMENT, text if text.startswith(argument) else f"{argument}: {text}"
     return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+
+
+def call_timeout(state: ServiceState, context: Context) -> float:
+    """The time this call may take: the request timeout setting, shortened by the client's deadline."""
+    return remaining_timeout(state.settings.request_timeout_s, client_remaining_s=context.time_remaining())
 
 
 @dataclass
@@ -61,17 +64,17 @@ class EdgeInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
 
     def __init__(self, state: ServiceState) -> None:
         self._state = state
-        self._keys = [k.get_secret_value().encode() for k in state.settings.api_keys]
 
-    def key_ok(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> bool:
-        """Whether the call may proceed: no keys configured, or metadata ``x-api-key`` matches one."""
-        if not self._keys:
-            return True
-        given = next((v for k, v in metadata or () if k == "x-api-key"), None)
-        if given is None:
-            return False
-        raw = given.encode() if isinstance(given, str) else given
-        return any([hmac.compare_digest(raw, key) for key in self._keys])  # every key compared
+    def _refusal(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> ServiceError | None:
+        """Unauthenticated unless no keys are configured or metadata ``x-api-key`` matches one."""
+        keys = self._state.api_keys
+        if not keys.enabled:
+            return None
+        try:
+            keys.check(next((v for k, v in metadata or () if k == "x-api-key"), None))
+        except Unauthenticated as exc:
+            return exc
+        return None
 
     async def intercept_service(
         self,
@@ -81,19 +84,14 @@ class EdgeInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         if handler is None or details.method.startswith(EXEMPT_PREFIXES):
             return handler
-        refusal: ServiceError | None = None
-        if not self.key_ok(details.invocation_metadata):
-            refusal = Unauthenticated(
-                "missing or invalid API key: send metadata x-api-key", field="x-api-key"
-            )
-        return self._wrap(handler, details.method, refusal)
+        return self._wrap(handler, details.method, self._refusal(details.invocation_metadata))
 
     async def _enter(self, refusal: ServiceError | None) -> None:
         if refusal is not None:
             raise refusal
         if self._state.draining:
             raise Unavailable("the service is shutting down")
-        self._state.inflight += 1
+        self._state.enter()
 
     async def _fail(self, exc: BaseException, context: Context, method: str, call: _Call) -> None:
         code, message = status_of(exc)
@@ -128,7 +126,7 @@ class EdgeInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
                 except Exception as exc:
                     await self._fail(exc, context, method, call)
                 finally:
-                    state.inflight -= 1
+                    state.leave()
             finally:
                 self._observe(method, call)
 
@@ -148,7 +146,7 @@ class EdgeInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
                 except Exception as exc:
                     await self._fail(exc, context, method, call)
                 finally:
-                    state.inflight -= 1
+                    state.leave()
             finally:
                 self._observe(method, call)
 

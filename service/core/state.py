@@ -1,6 +1,8 @@
-"""The state of one running service: settings, models, batchers, thread pools, metrics, readiness, draining.
+"""The state of one running service: settings, models, thread pools, metrics, readiness, draining.
 
-One `ServiceState` lives on ``app.state.service``; the REST routers and the gRPC servicers share it.
+One `ServiceState` is shared by the REST app, the gRPC server and the Open Inference Protocol dataplane;
+`service.runtime` builds it and drives its life: `start` (load every model), `begin_drain`, `wait_idle`,
+`stop`.
 """
 
 from __future__ import annotations
@@ -8,25 +10,22 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from .batching import Batcher
-from .errors import InvalidInput, Unavailable
+from ..errors import InvalidInput, Unavailable
+from ..settings import Settings
+from .auth import ApiKeys
+from .detection import DetectionResult, DetectOptions, detect
 from .metrics import Metrics
 from .repository import ModelRegistry, ModelVersion, scan_repository
-from .settings import Settings
-from .v2_registry import RepositoryV2Model, V2ModelRegistry
 
-__all__ = ["Hook", "ServiceState"]
+__all__ = ["ServiceState"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-#: A lifespan hook: an async callable taking the state (gRPC start / stop).
-Hook = Callable[["ServiceState"], Awaitable[None]]
 
 
 class ServiceState:
@@ -35,38 +34,33 @@ class ServiceState:
     Attributes:
         settings: the configuration.
         registry: repository models (scanned at construction, loaded by `start`).
-        v2_models: what ``/v2`` lists; detectors are registered here, others may be added.
-        v2_extensions: protocol extensions listed by ``GET /v2``.
-        metrics: the app's Prometheus metrics.
+        api_keys: the keys both edges check.
+        metrics: the service's Prometheus metrics.
         draining: set on SIGTERM; new work is refused with 503, readiness is false.
         inflight: requests being handled right now (the drain waits for 0).
         readiness_changed: set when `ready` may have changed (models loaded, drain begun), so that followers
             such as gRPC health need not wait for their next poll.
-        on_startup / on_shutdown: hooks run by the lifespan after the models load / before they unload.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.registry: ModelRegistry = scan_repository(settings.model_repository)
+        self.api_keys = ApiKeys(settings.api_keys)
         self.metrics = Metrics()
-        self.v2_models = V2ModelRegistry()
-        for name in self.registry.names():
-            self.v2_models.register(RepositoryV2Model(self.registry, name))
-        self.v2_extensions: list[str] = []
         self.draining = False
         self.inflight = 0
         self.loaded = False
         self.readiness_changed = asyncio.Event()
-        self.on_startup: list[Hook] = []
-        self.on_shutdown: list[Hook] = []
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.inference_pool = ThreadPoolExecutor(max(2, len(self.registry)), thread_name_prefix="inference")
         self.cpu_pool = ThreadPoolExecutor(settings.preprocess_threads, thread_name_prefix="preprocess")
         self._load_task: asyncio.Task[None] | None = None
 
     @property
     def ready(self) -> bool:
-        """Every model loaded and warm, every registered v2 model ready, and not draining."""
-        return self.loaded and not self.draining and self.registry.all_ready and self.v2_models.all_ready()
+        """Every model loaded and warm, and not draining."""
+        return self.loaded and not self.draining and self.registry.all_ready
 
     async def start(self) -> None:
         """Start loading every model version in the background (readiness turns true when all are warm)."""
@@ -88,18 +82,14 @@ class ServiceState:
             )
             await loop.run_in_executor(self.inference_pool, load)
             if mv.ready:
-                mv.batcher = Batcher(
-                    mv.name,
-                    mv.version,
-                    mv.run,
+                mv.start_batching(
                     self.inference_pool,
-                    max_batch_size=mv.batch_limit(s.max_batch_size),
+                    max_batch_size=s.max_batch_size,
                     max_queue_delay_s=s.max_queue_delay_s,
                     queue_size=s.queue_size,
                     instances=s.model_instances,
                     observer=self.metrics,
                 )
-                mv.batcher.start()
                 for provider in mv.providers[:1]:
                     self.metrics.model_provider.labels(mv.name, mv.version, provider).set(1)
         self.metrics.models_loaded.set(sum(mv.ready for mv in self.registry))
@@ -115,20 +105,33 @@ class ServiceState:
         self.metrics.ready.set(0)
         self.readiness_changed.set()
 
+    def enter(self) -> None:
+        """Count one request in flight (both edges call it when they accept a request)."""
+        self.inflight += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        """The request counted by `enter` is answered."""
+        self.inflight -= 1
+        if self.inflight <= 0:
+            self._idle.set()
+
     async def wait_idle(self, timeout_s: float) -> bool:
         """Wait until no request is in flight (or ``timeout_s`` passes); True when idle."""
-        deadline = time.monotonic() + timeout_s
-        while self.inflight > 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        try:
+            async with asyncio.timeout(max(0.0, timeout_s)):
+                await self._idle.wait()
+        except TimeoutError:
+            pass
         return self.inflight == 0
 
-    async def stop(self) -> None:
-        """Finish queued batches (within the grace period), stop the batchers and the thread pools."""
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Finish queued batches (within ``grace_s``, default the setting), stop the batchers and pools."""
         self.begin_drain()
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
-        grace = self.settings.shutdown_grace_s
-        await asyncio.gather(*(mv.batcher.stop(grace) for mv in self.registry if mv.batcher is not None))
+        grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
+        await asyncio.gather(*(mv.stop_batching(grace) for mv in self.registry))
         self.inference_pool.shutdown(wait=False, cancel_futures=True)
         self.cpu_pool.shutdown(wait=False, cancel_futures=True)
 
@@ -154,6 +157,29 @@ class ServiceState:
         if not mv.is_detector:
             raise InvalidInput(f"model {name!r} is not a detection model", field="model")
         return self.model(name, version)
+
+    async def detect(
+        self,
+        mv: ModelVersion,
+        images: Sequence[bytes],
+        names: Sequence[str],
+        options: DetectOptions,
+        *,
+        timeout_s: float | None = None,
+    ) -> DetectionResult:
+        """`service.core.detection.detect` with this service's pool and limits (``timeout_s``: the
+        setting)."""
+        s = self.settings
+        return await detect(
+            mv,
+            images,
+            names,
+            options,
+            cpu_pool=self.cpu_pool,
+            max_pixels=s.max_image_pixels,
+            inline_bytes=s.inline_preprocess_bytes,
+            timeout_s=s.request_timeout_s if timeout_s is None else timeout_s,
+        )
 
     async def in_cpu_pool(self, fn: Callable[..., T], *args: Any) -> T:
         """Run CPU work (decoding, preprocessing, scoring) off the event loop."""

@@ -2,7 +2,8 @@
 
 The pipeline per request: decode + letterbox every image in the CPU pool, submit the stacked tensor to the
 model's batcher (in chunks of at most ``max_batch_size``), keep each image's valid rows, apply the request's
-``score_threshold`` / ``max_detections`` and map boxes back with ``box / s``. Shared by REST and gRPC.
+``score_threshold`` / ``max_detections`` and map boxes back with ``box / s``. Shared by REST and gRPC
+(through `service.core.state.ServiceState.detect`, which supplies the pool and the limits).
 """
 
 from __future__ import annotations
@@ -10,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidInput
 from .batching import BatchResult
-from .errors import InvalidInput
+from .deadline import remaining_timeout
 from .preprocess import InputSpec, Prepared, boxes_to_image, prepare_image
 from .repository import ModelVersion
-from .state import ServiceState
 
 __all__ = ["DetectOptions", "Detection", "DetectionResult", "detect", "parse_detect_options"]
 
@@ -126,30 +128,35 @@ def _prepare_all(
 
 
 async def detect(
-    state: ServiceState,
     mv: ModelVersion,
     images: Sequence[bytes],
     names: Sequence[str],
     options: DetectOptions,
     *,
-    timeout_s: float | None = None,
+    cpu_pool: Executor,
+    max_pixels: int,
+    inline_bytes: int,
+    timeout_s: float,
 ) -> DetectionResult:
-    """Run detection for a list of encoded images on model version ``mv`` (ready, with a batcher)."""
+    """Run detection for a list of encoded images on model version ``mv`` (ready, with a batcher).
+
+    Images decode in ``cpu_pool``, or on the calling loop when they total at most ``inline_bytes``; each may
+    have at most ``max_pixels`` pixels; the whole request has ``timeout_s``.
+    """
     assert mv.batcher is not None
-    timeout = state.settings.request_timeout_s if timeout_s is None else timeout_s
     started = time.monotonic()
-    max_pixels = state.settings.max_image_pixels
     spec = mv.input_spec()
-    if sum(len(b) for b in images) <= state.settings.inline_preprocess_bytes:
+    if sum(len(b) for b in images) <= inline_bytes:
         # small payloads decode in well under a millisecond: a thread hop would cost more than it saves
         prepared = _prepare_all(images, names, spec, max_pixels)
     else:
-        prepared = await state.in_cpu_pool(_prepare_all, images, names, spec, max_pixels)
+        loop = asyncio.get_running_loop()
+        prepared = await loop.run_in_executor(cpu_pool, _prepare_all, images, names, spec, max_pixels)
     preprocess_s = time.monotonic() - started
     tensor = np.stack([p.tensor for p in prepared]) if len(prepared) > 1 else prepared[0].tensor[None]
     input_name = spec.name
     step = mv.batcher.max_batch_size
-    remaining = max(0.001, timeout - preprocess_s)
+    remaining = remaining_timeout(timeout_s, elapsed_s=preprocess_s)
     chunks: list[BatchResult]
     if len(prepared) <= step:
         chunks = [await mv.batcher.submit({input_name: tensor}, timeout_s=remaining)]

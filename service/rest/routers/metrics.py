@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..state import ServiceState
+from ...core.state import ServiceState
 from . import get_state
 
 __all__ = ["router"]

@@ -16,7 +16,8 @@ import orjson
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from .errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from ..core.arrays import array_from_bytes
+from ..errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = [
     "IMAGE_TYPES",
@@ -131,16 +132,11 @@ def load_npy(raw: bytes | memoryview, *, field_name: str, max_elements: int) -> 
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(header)
     except (ValueError, OSError, SyntaxError, EOFError) as exc:
         raise InvalidInput(f"is not a valid .npy array: {exc}", field=field_name) from None
-    _check_elements(shape, dtype, field_name, max_elements)
-    count = int(np.prod(shape, dtype=np.int64))
-    offset = header.tell()
-    if len(view) - offset != count * dtype.itemsize:
-        raise InvalidInput(
-            f"the .npy data has {len(view) - offset} bytes, its header promises {count * dtype.itemsize}",
-            field=field_name,
-        )
-    flat = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
-    return flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
+    if dtype.hasobject:
+        raise InvalidInput("object arrays are not accepted", field=field_name)
+    return array_from_bytes(
+        view[header.tell() :], dtype, shape, field_name, max_elements=max_elements, fortran_order=fortran
+    )
 
 
 def load_npz(raw: bytes, *, names: tuple[str, ...], max_elements: int) -> dict[str, np.ndarray]:
@@ -188,13 +184,3 @@ def _stored_member(raw: bytes, info: zipfile.ZipInfo) -> memoryview:
     if end > len(raw):
         raise zipfile.BadZipFile("truncated member")
     return memoryview(raw)[begin:end]
-
-
-def _check_elements(shape: tuple[int, ...], dtype: np.dtype[Any], field_name: str, max_elements: int) -> None:
-    if dtype.hasobject:
-        raise InvalidInput("object arrays are not accepted", field=field_name)
-    count = int(np.prod(shape, dtype=np.int64))
-    if count > max_elements:
-        raise PayloadTooLarge(
-            f"has {count} elements, more than the limit of {max_elements}", field=field_name
-        )

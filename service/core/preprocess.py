@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import InvalidInput, PayloadTooLarge
+from ..errors import InvalidInput, PayloadTooLarge
 
 __all__ = ["InputSpec", "Prepared", "boxes_to_image", "decode_image", "letterbox", "prepare_image", "to_rgb"]
 

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from ...core.detection import parse_detect_options
+from ...core.state import ServiceState
+from ...errors import InvalidInput
 from ..bodies import read_images
-from ..detection import detect, parse_detect_options
-from ..errors import InvalidInput
 from ..responses import JSONBody
-from ..state import ServiceState
 
 __all__ = ["router"]
 
@@ -133,7 +133,7 @@ async def _detect(request: Request, name: str, version: str | None) -> JSONRespo
     mv = state.detector(name, version)
     body = await read_images(request)
     options = parse_detect_options(query, body.options)  # the query wins over form fields / JSON members
-    result = await detect(state, mv, body.images, body.names, options)
+    result = await state.detect(mv, body.images, body.names, options)
     return JSONBody(result.to_dict())
 
 

@@ -8,14 +8,13 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from ...core.scoring import ScoreOptions, as_array, score
+from ...core.state import ServiceState
+from ...errors import InvalidInput, UnsupportedMediaType, map_errors
 from ..bodies import load_npy, load_npz, media_type, parse_json
-from ..errors import InvalidInput, UnsupportedMediaType
 from ..responses import JSONBody
-from ..scoring import ScoreOptions, as_array, score
-from ..state import ServiceState
 from . import get_state
 
 __all__ = ["DOCUMENTED_MODELS", "router"]
@@ -148,22 +147,8 @@ def _arrays(predictions: Any, labels: Any, limit: int) -> tuple[np.ndarray, np.n
 
 
 def _options(doc: dict[str, Any]) -> ScoreOptions:
-    try:
+    with map_errors():
         return ScoreOptions.model_validate(doc)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "options"
-        field = _index_style(field)
-        raise InvalidInput(f"{first['msg']}", field=field, status=422) from None
-
-
-def _index_style(field: str) -> str:
-    # "losses.0.gamma" -> "losses[0].gamma"
-    parts = field.split(".")
-    out = parts[0]
-    for part in parts[1:]:
-        out += f"[{part}]" if part.isdigit() else f".{part}"
-    return out
 
 
 def _query_options(request: Request) -> dict[str, Any]:

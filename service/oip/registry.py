@@ -1,16 +1,16 @@
-"""The models the Open Inference Protocol (v2) lists: detectors from the repository plus any registered later.
+"""The models the Open Inference Protocol (v2) lists: the repository's models and the loss models.
 
-A v2 model only needs to describe itself (`V2Model`); serving ``infer`` is the v2 infer router's business. The
-repository's detectors are adapted by `RepositoryV2Model`; the gRPC / v2-infer side registers loss models with
-`V2ModelRegistry.register`.
+A v2 model only needs to describe itself (`V2Model`); running ``infer`` is the dataplane's business
+(`service.oip.dataplane`). Repository models are adapted by `RepositoryV2Model`, the losses by
+`service.oip.loss_models.LossV2Model`; the dataplane registers both.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .errors import NotFound
-from .repository import ModelRegistry, TensorSpec
+from ..core.repository import ModelRegistry, TensorSpec
+from ..errors import NotFound
 
 __all__ = ["RepositoryV2Model", "V2Model", "V2ModelRegistry"]
 

@@ -1,0 +1,148 @@
+"""The Open Inference Protocol's dataplane: every call of the protocol, once, for the REST and gRPC edges.
+
+- health: `live`, `ready` (the server), `model_ready`;
+- metadata: `server_metadata`, `model_metadata`;
+- `infer`: repository (ONNX) models, whose request tensors are checked against the graph's inputs and run
+  through the model version's dynamic batcher (so v2 callers share batches with ``/v1`` detection), and the
+  loss models (`service.oip.loss_models`).
+
+The edges only translate their wire form (JSON documents and binary tails, protobuf messages) to and from
+these calls' plain values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy.typing as npt
+
+from .._version import __version__
+from ..core.datatypes import datatype_of
+from ..core.repository import TensorSpec
+from ..core.state import ServiceState
+from ..errors import InternalError, InvalidInput
+from .loss_models import LOSS_MODELS, LOSS_VERSION, LossV2Model, infer_loss
+from .registry import RepositoryV2Model, V2ModelRegistry
+
+__all__ = ["EXTENSIONS", "SERVER_NAME", "Dataplane", "InferResult", "check_inputs"]
+
+Arrays = dict[str, npt.NDArray[Any]]
+
+SERVER_NAME = "focalserve"
+#: Protocol extensions this server implements (listed by server metadata).
+EXTENSIONS = ("binary_tensor_data",)
+
+
+@dataclass(frozen=True)
+class InferResult:
+    """A v2 inference answer: the model version that ran and its outputs (only those requested)."""
+
+    model: str
+    version: str
+    outputs: Arrays
+
+
+def check_inputs(model: str, specs: list[TensorSpec], inputs: Mapping[str, npt.NDArray[Any]]) -> None:
+    """Request tensors must be exactly the model's inputs, with its datatypes and fixed dimensions.
+
+    Raises:
+        InvalidInput: a missing, unknown, mistyped or misshapen input, naming it.
+    """
+    expected = {t.name: t for t in specs}
+    unknown = sorted(set(inputs) - set(expected))
+    if unknown:
+        raise InvalidInput(
+            f"model {model} has no input {unknown[0]!r} (inputs: {sorted(expected)})", field="inputs"
+        )
+    missing = sorted(set(expected) - set(inputs))
+    if missing:
+        raise InvalidInput(f"model {model} needs input {missing[0]!r}", field="inputs")
+    for name, spec in expected.items():
+        array, field = inputs[name], f"inputs.{name}"
+        got = datatype_of(array.dtype)
+        if got != spec.datatype:
+            raise InvalidInput(f"datatype {got}, but model {model} takes {spec.datatype}", field=field)
+        shape = list(array.shape)
+        if len(shape) != len(spec.shape) or any(
+            d not in (-1, s) for d, s in zip(spec.shape, shape, strict=True)
+        ):
+            raise InvalidInput(
+                f"shape {shape} does not match model {model}'s {spec.shape} (-1: any size)", field=field
+            )
+
+
+class Dataplane:
+    """The protocol over one `ServiceState`: the repository's models and the loss models, as v2 models."""
+
+    def __init__(self, state: ServiceState) -> None:
+        self.state = state
+        self.models = V2ModelRegistry()
+        for name in state.registry.names():
+            self.models.register(RepositoryV2Model(state.registry, name))
+        for name in LOSS_MODELS:
+            if name not in self.models.names():
+                self.models.register(LossV2Model(name))
+
+    def live(self) -> bool:
+        """The process serves at all."""
+        return True
+
+    def ready(self) -> bool:
+        """Every model loaded and warm, and not draining."""
+        return self.state.ready and self.models.all_ready()
+
+    def model_ready(self, name: str, version: str | None = None) -> bool:
+        """The model's version (``None``: the default) is warm and the server is not draining.
+
+        Raises:
+            NotFound: unknown model or version.
+        """
+        model = self.models.check_version(name, version or None)
+        return model.is_ready(version or None) and not self.state.draining
+
+    def server_metadata(self) -> dict[str, Any]:
+        """``name``, ``version`` and ``extensions``."""
+        return {"name": SERVER_NAME, "version": __version__, "extensions": list(EXTENSIONS)}
+
+    def model_metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """``name``, ``versions``, ``platform``, ``inputs`` and ``outputs``. Raises `NotFound`."""
+        return self.models.metadata(name, version or None)
+
+    async def infer(
+        self,
+        name: str,
+        version: str | None,
+        inputs: Arrays,
+        parameters: Mapping[str, Any],
+        requested: list[str] | None,
+        timeout_s: float,
+    ) -> InferResult:
+        """Run v2 model ``name`` (``version`` None: the default) on ``inputs``; keep ``requested`` outputs.
+
+        Raises:
+            NotFound: unknown model or version. InvalidInput: bad tensors, outputs or parameters.
+            Unavailable / Overloaded / Timeout: as the model's batcher reports.
+        """
+        model = self.models.check_version(name, version or None)
+        known = [t.name for t in model.outputs(version or None)]
+        for out in requested or ():
+            if out not in known:
+                raise InvalidInput(f"model {name} has no output {out!r} (outputs: {known})", field="outputs")
+        if isinstance(model, LossV2Model):
+            outputs = await infer_loss(self.state, model, inputs, parameters, timeout_s)
+            ran = LOSS_VERSION
+        else:
+            mv = self.state.model(name, version or None)
+            check_inputs(name, mv.inputs, inputs)
+            ran = mv.version
+            if any(a.ndim == 0 or a.shape[0] == 0 for a in inputs.values()):
+                raise InvalidInput(f"model {name} needs a batch dimension of at least 1", field="inputs")
+            assert mv.batcher is not None  # state.model returns ready versions only
+            outputs = (await mv.batcher.submit(inputs, timeout_s=timeout_s)).outputs
+        keep = requested or known
+        missing = [k for k in keep if k not in outputs]
+        if missing:
+            raise InternalError(f"model {name} did not produce output {missing[0]!r}")
+        return InferResult(name, ran, {k: outputs[k] for k in keep})

@@ -1,0 +1,148 @@
+"""The loss models: one v2 model per loss of the `losses` package (``focal_loss``, ``cross_entropy``, ...).
+
+Inputs ``logits`` (``probabilities`` for ``entropy``) and ``targets``; loss options (``alpha``, ``gamma``,
+``reduction``, ``kind``, ``from_logits``, ...) as request ``parameters``; output ``loss`` (FP64: shape ``[1]``
+when reduced, the per-element / per-sample values with ``reduction: "none"``), computed by the service's
+scoring function (`service.core.scoring.score`) in the CPU pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+import losses
+
+from ..core.arrays import check_elements
+from ..core.datatypes import datatype_of
+from ..core.repository import TensorSpec
+from ..core.scoring import ScoreOptions, score
+from ..core.state import ServiceState
+from ..errors import InvalidInput, Timeout, map_errors
+
+__all__ = ["LOSS_MODELS", "LOSS_VERSION", "LossV2Model", "infer_loss", "library_defaults", "loss_options"]
+
+Arrays = dict[str, npt.NDArray[Any]]
+
+#: v2 model name -> (loss name in the scoring API, whether it takes targets, its first input's name).
+LOSS_MODELS: dict[str, tuple[str, bool, str]] = {
+    "focal_loss": ("focal", True, "logits"),
+    "focal_loss_star": ("focal_star", True, "logits"),
+    "cross_entropy": ("cross_entropy", True, "logits"),
+    "kl_divergence": ("kl_divergence", True, "logits"),
+    "entropy": ("entropy", False, "probabilities"),
+    "hard_truncated_cross_entropy": ("hard_truncated", True, "logits"),
+    "soft_truncated_cross_entropy": ("soft_truncated", True, "logits"),
+}
+LOSS_VERSION = "1"
+
+#: Request parameters that belong to the protocol or to clients, not to a loss.
+RESERVED_PARAMETERS = frozenset(
+    {"binary_data_output", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"}
+)
+
+
+class LossV2Model:
+    """One loss as a v2 model (the `service.oip.registry.V2Model` protocol): always ready, version ``1``."""
+
+    platform = "focalserve_losses"
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self.loss, self.takes_targets, self.first_input = LOSS_MODELS[name]
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def versions(self) -> list[str]:
+        return [LOSS_VERSION]
+
+    def is_ready(self, version: str | None = None) -> bool:
+        return True
+
+    def inputs(self, version: str | None = None) -> list[TensorSpec]:
+        """Any shape (binary) or ``[..., C]`` (multiclass); FP32 or FP64; integer class-index targets too."""
+        first = [TensorSpec(self.first_input, "FP32", [-1, -1])]
+        return [*first, TensorSpec("targets", "FP32", [-1, -1])] if self.takes_targets else first
+
+    def outputs(self, version: str | None = None) -> list[TensorSpec]:
+        return [TensorSpec("loss", "FP64", [-1])]
+
+
+async def infer_loss(
+    state: ServiceState, model: LossV2Model, inputs: Arrays, parameters: Mapping[str, Any], timeout_s: float
+) -> Arrays:
+    """Run loss model ``model`` on ``inputs`` (checked: names, numeric, element limit) in the CPU pool."""
+    names = [t.name for t in model.inputs()]
+    extra = sorted(set(inputs) - set(names))
+    if extra:
+        raise InvalidInput(f"model {model.name} has no input {extra[0]!r} (inputs: {names})", field="inputs")
+    for name in names:
+        field = f"inputs.{name}"
+        if name not in inputs:
+            raise InvalidInput(f"model {model.name} needs input {name!r}", field="inputs")
+        if inputs[name].dtype.kind not in "biuf":
+            raise InvalidInput(f"must be numeric, got {datatype_of(inputs[name].dtype)}", field=field)
+        check_elements(inputs[name].size, field, state.settings.max_score_elements)
+    options = loss_options(model.name, parameters)
+    targets = inputs.get("targets")
+    try:
+        result = await asyncio.wait_for(
+            state.in_cpu_pool(score, inputs[model.first_input], targets, options), timeout_s
+        )
+    except TimeoutError:
+        raise Timeout(f"model {model.name} did not finish within the timeout of {timeout_s:g} s") from None
+    except InvalidInput as exc:  # the scoring API's field names -> this model's input / parameter names
+        raise InvalidInput(exc.detail, field=_v2_field(exc.field, model), status=exc.status) from None
+    value = result.losses[0]
+    if value.value is None:
+        assert value.per_sample is not None  # reduction "none"
+        return {"loss": np.asarray(value.per_sample, dtype=np.float64)}
+    return {"loss": np.array([value.value], dtype=np.float64)}
+
+
+def _v2_field(field: str | None, model: LossV2Model) -> str | None:
+    if field == "predictions":
+        return f"inputs.{model.first_input}"
+    if field == "labels":
+        return "inputs.targets"
+    if field is not None and field.startswith("losses[0]."):
+        return "parameters." + field.removeprefix("losses[0].")
+    return field
+
+
+def library_defaults(model: str) -> dict[str, Any]:
+    """``kind`` and ``from_logits`` defaults of the library function the v2 model is named after."""
+    signature = inspect.signature(getattr(losses, model))
+    return {k: signature.parameters[k].default for k in ("kind", "from_logits") if k in signature.parameters}
+
+
+def _parameter(field: str) -> str:
+    """A scoring-options field (``losses[0].gamma``, ``kind``) as the v2 request names it."""
+    return "parameters." + field.removeprefix("losses[0].")
+
+
+def loss_options(model: str, parameters: Mapping[str, Any]) -> ScoreOptions:
+    """Scoring options for loss model ``model`` from v2 request parameters.
+
+    Unset ``kind`` / ``from_logits`` take the defaults of the library function of the same name (``entropy``:
+    multiclass probabilities; ``cross_entropy``: multiclass logits; ``focal_loss``: binary logits, ...);
+    ``alpha: "none"`` means no alpha weighting. Numbers may come as strings (tritonclient's gRPC parameters
+    carry only bool, int and str).
+
+    Raises:
+        InvalidInput: an unknown parameter or a value of the wrong type, naming ``parameters.<name>``.
+    """
+    params = {k: v for k, v in parameters.items() if k not in RESERVED_PARAMETERS}
+    top: dict[str, Any] = library_defaults(model)
+    top.update({k: params.pop(k) for k in ("kind", "from_logits") if k in params})
+    if isinstance(params.get("alpha"), str) and params["alpha"].lower() == "none":
+        params["alpha"] = None
+    with map_errors(_parameter):
+        return ScoreOptions.model_validate({**top, "losses": [{"name": LOSS_MODELS[model][0], **params}]})
