@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -108,47 +109,39 @@ class EdgeInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         metrics.requests.labels("GRPC", method, call.code).inc()
         metrics.latency.labels("GRPC", method).observe(time.perf_counter() - call.started)
 
+    @contextlib.asynccontextmanager
+    async def _edge(self, context: Context, method: str, refusal: ServiceError | None) -> AsyncIterator[None]:
+        """Around one call: refusal, draining, in-flight count, error mapping, metrics."""
+        call = _Call()
+        try:
+            try:
+                await self._enter(refusal)
+            except ServiceError as exc:
+                await self._fail(exc, context, method, call)
+            try:
+                yield
+            except aio.AbortError:
+                raise
+            except Exception as exc:
+                await self._fail(exc, context, method, call)
+            finally:
+                self._state.leave()
+        finally:
+            self._observe(method, call)
+
     def _wrap(self, handler: Handler, method: str, refusal: ServiceError | None) -> Handler:
-        """The same handler inside the edge: refusal, draining, in-flight count, error mapping, metrics."""
-        state, des, ser = self._state, handler.request_deserializer, handler.response_serializer
+        """The same handler inside the edge (`_edge`)."""
+        des, ser = handler.request_deserializer, handler.response_serializer
 
         async def unary(request: Any, context: Context) -> Any:
-            call = _Call()
-            try:
-                try:
-                    await self._enter(refusal)
-                except ServiceError as exc:
-                    await self._fail(exc, context, method, call)
-                try:
-                    return await handler.unary_unary(request, context)
-                except aio.AbortError:
-                    raise
-                except Exception as exc:
-                    await self._fail(exc, context, method, call)
-                finally:
-                    state.leave()
-            finally:
-                self._observe(method, call)
+            async with self._edge(context, method, refusal):
+                return await handler.unary_unary(request, context)
 
         async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
-            call = _Call()
-            try:
-                try:
-                    await self._enter(refusal)
-                except ServiceError as exc:
-                    await self._fail(exc, context, method, call)
-                inner = handler.unary_stream or handler.stream_stream
-                try:
-                    async for item in inner(request, context):
-                        yield item
-                except aio.AbortError:
-                    raise
-                except Exception as exc:
-                    await self._fail(exc, context, method, call)
-                finally:
-                    state.leave()
-            finally:
-                self._observe(method, call)
+            inner = handler.unary_stream or handler.stream_stream
+            async with self._edge(context, method, refusal):
+                async for item in inner(request, context):
+                    yield item
 
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(unary, des, ser)
