@@ -102,6 +102,8 @@ def test_the_element_limit(service: LiveService, channel: grpc.Channel) -> None:
     assert rest.status_code == 413 and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert problem_message(rest.json()) == error.details()
     assert f"more than the limit of {LIMIT}" in error.details()
+    as_json = service.client.post("/v1/score", json={"predictions": big.tolist(), "labels": big.tolist()})
+    assert as_json.status_code == 413 and problem_message(as_json.json()) == error.details()
     # the loss models of the Open Inference Protocol keep the same limit, with the same status
     infer = inference_v2_pb2_grpc.GRPCInferenceServiceStub(channel)
     v2_request = inference_v2_pb2.ModelInferRequest(model_name="focal_loss")
