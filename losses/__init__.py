@@ -1,4 +1,4 @@
-"""The loss family from entropy to focal loss (contract: ``/work/shared/spec/losses.md``, ``docs/losses.md``).
+"""The loss family from entropy to focal loss (its contract and this package's choices: ``docs/losses.md``).
 
 Every function takes numpy arrays or torch tensors: numpy in, numpy out (torch is never imported); a tensor
 in gives a tensor out, differentiable by autograd.
