@@ -1,4 +1,9 @@
-"""Prometheus metrics of one app instance (own registry, so several apps can live in one process)."""
+"""Prometheus metrics of one service instance (own registry, so several can live in one process).
+
+The request counter and latency histogram count both edges: REST requests by HTTP method, route template and
+status code, and gRPC calls with method ``GRPC``, the gRPC method as route and the status code name as status
+(`service.grpc.interceptor`).
+"""
 
 from __future__ import annotations
 
@@ -20,13 +25,13 @@ class Metrics:
         r = self.registry
         self.requests = Counter(
             "focalserve_requests",
-            "HTTP requests by route and status.",
+            "Requests by method, route and status (REST, and gRPC calls with method GRPC).",
             ["method", "route", "status"],
             registry=r,
         )
         self.latency = Histogram(
             "focalserve_request_duration_seconds",
-            "HTTP request latency by route.",
+            "Request latency by method and route (REST, and gRPC calls with method GRPC).",
             ["method", "route"],
             buckets=_LATENCY,
             registry=r,
