@@ -170,11 +170,18 @@ class Unauthenticated(ServiceError):
 
 
 class InternalError(ServiceError):
-    """A failure inside the service (e.g. a model run that raised): not the client's fault (500)."""
+    """A failure inside the service (e.g. a model run that raised): not the client's fault (500).
+
+    Over HTTP the answer says ``Connection: close``: after an unexpected error the server closes the
+    connection, and a client told so opens a new one instead of having its next request reset.
+    """
 
     http_status = 500
     grpc_code = "INTERNAL"
     title = "Internal error"
+
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}
 
 
 def _kebab(name: str) -> str:

@@ -48,9 +48,17 @@ def bytes_to_raw(values: Iterable[object]) -> bytes:
 
 
 def bytes_from_raw(raw: bytes | memoryview, count: int, field: str) -> npt.NDArray[np.object_]:
-    """Parse ``count`` length-prefixed ``BYTES`` elements that must span ``raw`` exactly."""
-    out = np.empty(count, dtype=object)
+    """Parse ``count`` length-prefixed ``BYTES`` elements that must span ``raw`` exactly.
+
+    Each element takes at least its 4-byte length, so a ``count`` the data cannot hold is refused before
+    anything is allocated for it (a small body cannot declare a huge shape).
+    """
     view = memoryview(raw)
+    if 4 * count > len(view):
+        raise InvalidInput(
+            f"{count} BYTES elements need at least {4 * count} bytes, the data has {len(view)}", field=field
+        )
+    out = np.empty(count, dtype=object)
     pos = 0
     for i in range(count):
         if pos + 4 > len(view):

@@ -37,17 +37,31 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def parse_json(raw: bytes, *, field_name: str = "body") -> Any:
-    """Parse a JSON body (orjson; the stdlib parser as fallback so that ``NaN`` / ``Infinity`` literals reach
-    the value checks and get a precise error); raise `InvalidInput` on malformed JSON."""
+#: How deep a JSON document may nest (orjson's own limit): deeper is a 400 naming it, never a recursion error.
+MAX_JSON_DEPTH = 1024
+
+
+def parse_json(raw: bytes | str, *, field_name: str = "body") -> Any:
+    """Parse a JSON body with orjson; raise `InvalidInput` naming ``field_name`` on malformed JSON.
+
+    orjson refuses the ``NaN`` / ``Infinity`` literals: the stdlib parser reads those, so that such values
+    reach the value checks and get a precise error. Nesting beyond `MAX_JSON_DEPTH` levels is refused.
+    """
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit"):
+            raise _too_deep(field_name) from None
     try:
         return json.loads(raw)
+    except RecursionError:
+        raise _too_deep(field_name) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"malformed JSON: {exc}", field=field_name) from None
+        raise InvalidInput(f"not valid JSON: {exc}", field=field_name) from None
+
+
+def _too_deep(field_name: str) -> InvalidInput:
+    return InvalidInput(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels", field=field_name)
 
 
 @dataclass

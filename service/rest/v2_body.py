@@ -20,6 +20,7 @@ from typing import Any
 from ..core.datatypes import datatype_of
 from ..errors import InvalidInput
 from ..oip.codec import tensor_from_json, tensor_from_raw, tensor_to_json, tensor_to_raw
+from .bodies import parse_json
 
 __all__ = ["decode_request", "encode_response", "join_binary_body", "split_binary_body"]
 
@@ -38,10 +39,7 @@ def split_binary_body(body: bytes, header_length: int | None) -> tuple[dict[str,
             )
         view = memoryview(body)
         head, tail = view[:header_length].tobytes(), view[header_length:]  # the header is small
-    try:
-        header = json.loads(head)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"body: the JSON header is not valid JSON ({exc})", field="body") from None
+    header = parse_json(head, field_name="body")
     if not isinstance(header, dict):
         raise InvalidInput("body: the JSON header must be an object", field="body")
     return header, tail

@@ -80,7 +80,8 @@ def test_bytes_elements_are_length_prefixed() -> None:
     ("raw", "count", "message"),
     [
         (b"\x05\0\0\0ab", 1, "claims 5 bytes"),
-        (b"\x01\0", 1, "ends inside element 0"),
+        (b"\x01\0", 1, "need at least 4 bytes"),
+        (b"\x05\0\0\0abcde\x01\0\0", 2, "ends inside element 1"),
         (b"\x01\0\0\0ab", 1, "1 bytes left"),
     ],
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -195,10 +194,7 @@ async def _multipart(request: Request, limit: int) -> tuple[np.ndarray, np.ndarr
                 raw.encode() if isinstance(raw, str) else raw, field_name=name, max_elements=limit
             )
     options_raw = parts.get("options", "{}")
-    try:
-        doc = json.loads(options_raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"malformed JSON: {exc}", field="options") from None
+    doc = parse_json(options_raw, field_name="options")
     if not isinstance(doc, dict):
         raise InvalidInput("must be a JSON object", field="options")
     return arrays["predictions"], arrays.get("labels"), _options(doc)
