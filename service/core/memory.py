@@ -2,16 +2,16 @@
 
 glibc serves every allocation above 32 MiB (the most its adaptive ``mmap`` threshold reaches) with a fresh
 ``mmap`` and returns it to the kernel on free, so a 40 MB scoring body (the join of its chunks, then the
-arrays built from it) faults in ten thousand new pages per request; on a virtual machine that cost 20 ms of
-a 40 MB request, more than the transfer. `keep_large_buffers` raises the ``mmap`` and trim thresholds so that
-such blocks come from the heap and freed ones stay there for the next request: the process keeps up to that
-many bytes resident after a peak, in exchange. It is the ``MALLOC_MMAP_THRESHOLD_`` /
-``MALLOC_TRIM_THRESHOLD_`` environment tuning, applied by the service itself
+arrays built from it) faults in ten thousand new pages per request; on a virtual machine those faults took
+longer than receiving the body (the figures: docs/benchmarks.md). `keep_large_buffers` raises the ``mmap``
+and trim thresholds so that such blocks come from the heap and freed ones stay there for the next request:
+the process keeps up to that many bytes resident after a peak, in exchange. It is the
+``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment tuning, applied by the service itself
 (``FOCALSERVE_MALLOC_KEEP_BYTES``; 0 leaves glibc's defaults). Other C libraries (musl, macOS) are left alone.
 
-`freeze_startup_objects` moves what start-up made (modules, the app, models, sessions: some 90,000 objects)
-out of the cyclic collector's reach once the models are loaded, so each full collection under load no longer
-walks them all (``gc.freeze``).
+`freeze_startup_objects` moves what start-up made (modules, the app, models, sessions) out of the cyclic
+collector's reach once the models are loaded, so each full collection under load no longer walks them all
+(``gc.freeze``); how many objects that is and what it does to the latency tail: docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """``JSONBody``: a JSON response written by orjson, for the hot endpoints (detect, score).
 
-orjson is several times faster than the stdlib encoder that Starlette's ``JSONResponse`` uses, which on a
-two-core host was a tenth of the event loop's time under detection load. It writes numpy arrays and scalars
-directly and always emits valid JSON: a non-finite float becomes ``null`` rather than the bare ``NaN`` token.
+orjson is faster than the stdlib encoder that Starlette's ``JSONResponse`` uses, which took a visible share of
+the event loop's time under detection load on a small host (the figures: docs/benchmarks.md). It writes numpy
+arrays and scalars directly and always emits valid JSON: a non-finite float becomes ``null`` rather than the
+bare ``NaN`` token.
 """
 
 from __future__ import annotations

@@ -52,8 +52,9 @@ class DetectResponse(BaseModel):
     timings: Timings
 
 
-#: The query options, documented here and parsed by `_query_options`: declared as FastAPI parameters they cost
-#: about 0.05 ms of event-loop time a request in its per-request validation, some 2% of detection throughput.
+#: The query options, documented here and parsed by `_query_options`: declared as FastAPI parameters they
+#: would cost event-loop time in FastAPI's per-request validation, a measurable share of detection throughput
+#: (the figures: docs/benchmarks.md).
 _QUERY: list[dict[str, Any]] = [
     {
         "name": "score_threshold",
