@@ -16,7 +16,7 @@ from .._proto import detection_pb2_grpc as pb_grpc
 from ..core.detection import parse_detect_options
 from ..core.state import ServiceState
 from ..errors import InvalidInput
-from .interceptor import call_timeout
+from .interceptor import call_timeout, checked
 
 __all__ = ["DEFAULT_MODEL", "DetectionServicer"]
 
@@ -33,6 +33,7 @@ class DetectionServicer(pb_grpc.DetectionServiceServicer):  # type: ignore[misc]
         self._state = state
 
     async def _detect(self, request: pb.DetectRequest, context: Context) -> pb.DetectResponse:
+        request = checked(request)  # a stream's messages arrive as they parsed
         if not request.images:
             raise InvalidInput("images: at least one encoded image is needed", field="images")
         options = parse_detect_options(

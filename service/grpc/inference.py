@@ -73,7 +73,9 @@ def tensor_from_contents(tensor: pb.ModelInferRequest.InferInputTensor, field: s
         array[:] = list(values)
         return array.reshape(shape)
     try:
-        return np.array(values, dtype=dtype).reshape(shape)
+        # from Python numbers, so that a value out of the datatype's range is refused, not wrapped (an
+        # int_contents array would be cast C-style: INT8 1000 -> -24)
+        return np.array(list(values), dtype=dtype).reshape(shape)
     except OverflowError:
         raise InvalidInput(f"{field}: a value is out of range for {tensor.datatype}", field=field) from None
 

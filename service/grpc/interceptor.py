@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc import aio
 
 from ..core.deadline import remaining_timeout
 from ..core.state import ServiceState
-from ..errors import ServiceError, Unauthenticated, Unavailable
+from ..errors import InvalidInput, ServiceError, Unauthenticated, Unavailable
 
-__all__ = ["EXEMPT_PREFIXES", "EdgeInterceptor", "call_timeout", "status_of"]
+__all__ = ["EXEMPT_PREFIXES", "EdgeInterceptor", "MalformedRequest", "call_timeout", "checked", "status_of"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,34 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
 def call_timeout(state: ServiceState, context: Context) -> float:
     """The time this call may take: the request timeout setting, shortened by the client's deadline."""
     return remaining_timeout(state.settings.request_timeout_s, client_remaining_s=context.time_remaining())
+
+
+@dataclass(frozen=True)
+class MalformedRequest:
+    """What a method receives in place of a message whose bytes did not parse (answered INVALID_ARGUMENT by
+    the method, instead of the UNKNOWN grpc gives a deserializer that raised)."""
+
+    error: str
+
+
+def checked(request: Any) -> Any:
+    """``request``, or `InvalidInput` if its bytes did not parse (`MalformedRequest`)."""
+    if isinstance(request, MalformedRequest):
+        raise InvalidInput(f"not a valid message: {request.error}", field="request")
+    return request
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def parse(wire: bytes) -> Any:
+        try:
+            return deserializer(wire)
+        except DecodeError as exc:
+            return MalformedRequest(str(exc))
+
+    return parse
 
 
 @dataclass
@@ -131,11 +160,11 @@ class EdgeInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
 
     def _wrap(self, handler: Handler, method: str, refusal: ServiceError | None) -> Handler:
         """The same handler inside the edge (`_edge`)."""
-        des, ser = handler.request_deserializer, handler.response_serializer
+        des, ser = _tolerant(handler.request_deserializer), handler.response_serializer
 
         async def unary(request: Any, context: Context) -> Any:
             async with self._edge(context, method, refusal):
-                return await handler.unary_unary(request, context)
+                return await handler.unary_unary(checked(request), context)
 
         async def streaming(request: Any, context: Context) -> AsyncIterator[Any]:
             inner = handler.unary_stream or handler.stream_stream
