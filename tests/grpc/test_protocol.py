@@ -13,6 +13,7 @@ import losses
 from service._proto import inference_v2_pb2 as pb
 from service._proto import inference_v2_pb2_grpc as pb_grpc
 from tests.grpc.conftest import AUTH
+from tests.service.standin import red_box_tensor
 
 SERVICES = {
     "focalserve.v1.DetectionService",
@@ -54,14 +55,18 @@ def test_model_infer_with_typed_contents_equals_the_loss_library(stub) -> None:
 
 
 def test_model_infer_detector_raw(stub) -> None:
+    # three images: a red rectangle, one touching the corner, and none (no detection: a zero box)
+    boxes = [(10, 12, 40, 44), (50, 0, 64, 9), (0, 0, 0, 0)]
     request = pb.ModelInferRequest(model_name="detector", model_version="1")
-    raw_input(request, "images", np.zeros((3, 3, 64, 64), np.float32), "FP32")
+    raw_input(request, "images", red_box_tensor(boxes, seed=11), "FP32")
     request.outputs.add(name="num_detections")
     request.outputs.add(name="boxes")
     response = stub.ModelInfer(request, metadata=AUTH, timeout=30)
     assert [o.name for o in response.outputs] == ["num_detections", "boxes"]
-    assert np.frombuffer(response.raw_output_contents[0], "<i8").tolist() == [1, 1, 1]
+    assert np.frombuffer(response.raw_output_contents[0], "<i8").tolist() == [1, 1, 0]
     assert list(response.outputs[1].shape) == [3, 1, 4]
+    got = np.frombuffer(response.raw_output_contents[1], "<f4").reshape(3, 1, 4)
+    np.testing.assert_array_equal(got[:, 0], np.array(boxes, np.float32))
 
 
 def _infer_error(stub, request: pb.ModelInferRequest) -> grpc.RpcError:

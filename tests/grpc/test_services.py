@@ -13,6 +13,7 @@ import losses
 from service._proto import array_pb2, detection_pb2, detection_pb2_grpc, scoring_pb2, scoring_pb2_grpc
 from tests.grpc.conftest import AUTH, MESSAGE_LIMIT
 from tests.grpc.live import STANDIN_BOX
+from tests.service.images import encode, red_box_image
 
 
 def png(width: int, height: int, mode: str = "RGB") -> bytes:
@@ -40,29 +41,46 @@ def scoring(channel: grpc.Channel) -> scoring_pb2_grpc.ScoringServiceStub:
     return scoring_pb2_grpc.ScoringServiceStub(channel)
 
 
+#: A 128x96 image letterboxes into the stand-in's 64x64 input at s = 0.5; a red rectangle on even pixel
+#: edges stays on whole input pixels (64x48 resize), so the stand-in's box maps back to exactly this one.
+BIG_BOX = (20, 24, 80, 88)
+
+
+def red_png(size: tuple[int, int], box: tuple[float, ...], mode: str = "RGB") -> bytes:
+    return encode(red_box_image(mode, size, tuple(int(v) for v in box)))
+
+
+def _xyxy(detection: detection_pb2.Detection) -> list[float]:
+    return [detection.x1, detection.y1, detection.x2, detection.y2]
+
+
 def test_detect_maps_boxes_back_to_each_original_image(detection) -> None:
-    # The stand-in finds one object at STANDIN_BOX in its 64x64 input; a 128x96 image letterboxes at s = 0.5.
-    request = detection_pb2.DetectRequest(images=[png(128, 96), png(64, 64, "L")], id="req-1")
+    # The stand-in finds the red rectangle: in the 128x96 image at s = 0.5, in the 64x64 RGBA one at s = 1.
+    images = [red_png((128, 96), BIG_BOX), red_png((64, 64), STANDIN_BOX, "RGBA")]
+    request = detection_pb2.DetectRequest(images=images, id="req-1")
     response = detection.Detect(request, metadata=AUTH, timeout=30)
     assert (response.model, response.version, response.id) == ("detector", "1", "req-1")
     assert [(im.width, im.height) for im in response.images] == [(128, 96), (64, 64)]
     first, second = (im.detections for im in response.images)
     assert len(first) == len(second) == 1
-    expected = np.array(STANDIN_BOX) / 0.5
-    expected[[1, 3]] = np.minimum(expected[[1, 3]], 96)  # clipped to the image
-    got = [first[0].x1, first[0].y1, first[0].x2, first[0].y2]
-    np.testing.assert_allclose(got, expected, atol=1e-3)
-    np.testing.assert_allclose(
-        [second[0].x1, second[0].y1, second[0].x2, second[0].y2], STANDIN_BOX, atol=1e-3
-    )
-    assert first[0].class_id == 0 and first[0].class_name == "circle"
+    assert _xyxy(first[0]) == list(BIG_BOX)
+    assert _xyxy(second[0]) == list(STANDIN_BOX)
+    assert first[0].class_id == 0 and first[0].class_name == "blob"
     assert first[0].score == pytest.approx(0.9, abs=1e-6)
 
 
+def test_an_image_without_the_object_has_no_detections(detection) -> None:
+    response = detection.Detect(detection_pb2.DetectRequest(images=[png(64, 64)]), metadata=AUTH)
+    assert len(response.images[0].detections) == 0
+
+
 def test_detect_options_filter(detection) -> None:
-    request = detection_pb2.DetectRequest(images=[png(64, 64)], score_threshold=0.95)
+    image = red_png((64, 64), STANDIN_BOX)
+    plain = detection.Detect(detection_pb2.DetectRequest(images=[image]), metadata=AUTH)
+    assert [_xyxy(d) for d in plain.images[0].detections] == [list(STANDIN_BOX)]  # found without options
+    request = detection_pb2.DetectRequest(images=[image], score_threshold=0.95)
     assert len(detection.Detect(request, metadata=AUTH).images[0].detections) == 0
-    request = detection_pb2.DetectRequest(images=[png(64, 64)], max_detections=0)
+    request = detection_pb2.DetectRequest(images=[image], max_detections=0)
     assert len(detection.Detect(request, metadata=AUTH).images[0].detections) == 0
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import losses
 from tests.grpc.conftest import API_KEY
-from tests.grpc.live import STANDIN_BOX, LiveService, client_arrays
+from tests.grpc.live import CLIENT_BOXES, LiveService, client_arrays
 
 SCRIPT = Path(__file__).with_name("triton_client.py")
 
@@ -34,6 +34,10 @@ def answers(service: LiveService) -> dict[str, object]:
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
+def test_the_client_process_loads_none_of_the_service_modules(answers) -> None:
+    assert answers["service_modules"] == []
+
+
 def test_health_and_metadata(answers) -> None:
     assert answers["grpc_live"] is answers["grpc_ready"] is answers["grpc_model_ready"] is True
     assert answers["http_live"] is answers["http_ready"] is True
@@ -50,10 +54,12 @@ def test_health_and_metadata(answers) -> None:
 
 
 def test_detector_inference_grpc_and_http_binary_and_json(answers) -> None:
-    expected = np.broadcast_to(np.array(STANDIN_BOX, np.float32), (2, 1, 4))
+    # the stand-in finds the red rectangle drawn in each image, exactly
+    expected = np.array(CLIENT_BOXES, np.float32)[:, None, :]
     grpc_out = answers["grpc_detector"]
     np.testing.assert_array_equal(grpc_out["boxes"], expected)
     assert grpc_out["num_detections"] == [1, 1] and grpc_out["labels"] == [[0], [0]]
+    np.testing.assert_array_equal(grpc_out["scores"], np.full((2, 1), 0.9, np.float32))
     for binary in (True, False):
         http_out = answers[f"http_detector_binary_{binary}"]
         np.testing.assert_array_equal(http_out["boxes"], expected)

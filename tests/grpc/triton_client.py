@@ -22,6 +22,8 @@ def main(grpc_target: str, http_url: str, key: str) -> dict[str, object]:
     }  # copied per call: tritonclient.http adds its own entries to the dict it gets
     images, logits, targets = client_arrays()
     out: dict[str, object] = {}
+    # tritonclient's copy of inference.* must be the only one here: none of the service's modules loaded
+    out["service_modules"] = sorted(m for m in sys.modules if m.split(".")[0] == "service")
 
     client = grpcclient.InferenceServerClient(grpc_target)
     out["grpc_live"] = client.is_server_live(headers=dict(headers))

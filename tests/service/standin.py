@@ -1,14 +1,18 @@
-"""A tiny stand-in detector that follows docs/model_repository.md, built with onnx.helper.
+"""The one stand-in detector of the test suite, following docs/model_repository.md, built with onnx.helper.
 
 It "detects" one object per image: the bounding box of the pixels whose red channel is bright (normalised
-value above 1.0, i.e. pixel > ~180) while green is dark; class 0 ("blob"), score 0.9; else nothing.
-So a red shape drawn on a grey image must come back with its box, through letterbox and back-mapping.
+value above 1.0, i.e. pixel >= 183) while green is dark (normalised below 0.0, i.e. pixel <= 116); class 0,
+score 0.9; else nothing (``num_detections`` 0, label -1). So a red shape drawn on a grey image must come back
+with its box, through letterbox and back-mapping (`tests.service.images`), and a model-input tensor with a
+red rectangle (`red_box_tensor`) comes back with exactly that rectangle, for the tensor protocols (v2, OIP
+gRPC, tritonclient).
 With ``failing=True`` the graph reshapes its input to batch 1, so any batch of 2+ rows fails at run time.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -144,17 +148,50 @@ def write_repository(
     width: int = 64,
     failing: bool = False,
     max_batch_size: int = 8,
+    classes: Sequence[str] = ("blob",),
 ) -> Path:
-    """Write a Triton-layout repository with the stand-in detector; return ``root``."""
+    """Write a Triton-layout repository with the stand-in detector as model ``name``; return ``root``."""
     for version in versions:
         model = build_model(height, width, failing=failing)
         write_entry(
             root / name,
             version,
             model,
-            classes=["blob"],
+            classes=list(classes),
             height=height,
             width=width,
             max_batch_size=max_batch_size,
         )
     return root
+
+
+Box = Sequence[float]
+
+
+def red_box_tensor(
+    boxes: Sequence[Box], *, height: int = 64, width: int = 64, seed: int | None = None
+) -> np.ndarray:
+    """Model input ``[N, 3, H, W]`` float32, normalised as the metadata says, one image per box.
+
+    Image ``i`` is grey with a pure red rectangle covering pixels ``[x1, x2) x [y1, y2)`` of ``boxes[i]``
+    (integral ``x1, y1, x2, y2``; an empty box draws nothing). The stand-in's answer for row ``i`` is then
+    exactly ``boxes[i]`` (or no detection for an empty box). With ``seed``, every pixel is random instead:
+    the background's red at most 180 (never bright), the rectangle's red at least 200 with green at most 100.
+    """
+    pixels = np.empty((len(boxes), height, width, 3), dtype=np.uint8)
+    rng = np.random.default_rng(seed) if seed is not None else None
+    for image, box in zip(pixels, boxes, strict=True):
+        x1, y1, x2, y2 = (int(v) for v in box)
+        assert (x1, y1, x2, y2) == tuple(box), f"box {box} is not in whole pixels"
+        if rng is None:
+            image[:] = 128
+            image[y1:y2, x1:x2] = (255, 0, 0)
+        else:
+            image[..., 0] = rng.integers(0, 181, (height, width))
+            image[..., 1:] = rng.integers(0, 256, (height, width, 2))
+            inside = image[y1:y2, x1:x2]
+            inside[..., 0] = rng.integers(200, 256, inside.shape[:2])
+            inside[..., 1] = rng.integers(0, 101, inside.shape[:2])
+    scaled = pixels.astype(np.float64) / 255.0
+    normalised = (scaled - np.asarray(MEAN)) / np.asarray(STD)
+    return np.ascontiguousarray(normalised.transpose(0, 3, 1, 2), dtype=np.float32)

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 import losses
-from tests.grpc.live import STANDIN_BOX
+from tests.service.standin import red_box_tensor
 
-IMAGES = np.random.default_rng(3).random((2, 3, 64, 64), dtype=np.float32)
+#: Two random model-input images, each with a red rectangle the stand-in detector finds exactly.
+BOXES = ((10.0, 12.0, 40.0, 44.0), (33.0, 5.0, 64.0, 20.0))
+IMAGES = red_box_tensor(BOXES, seed=3)
 
 
 def binary_request(header: dict[str, Any], *blobs: bytes) -> tuple[bytes, dict[str, str]]:
@@ -58,7 +60,7 @@ def test_detector_json_nested_data(http) -> None:
     assert (out["model_name"], out["model_version"], out["id"]) == ("detector", "1", "n1")
     boxes, count = out["outputs"]
     assert (boxes["name"], boxes["datatype"], boxes["shape"]) == ("boxes", "FP32", [2, 1, 4])
-    assert boxes["data"] == list(STANDIN_BOX) * 2
+    assert boxes["data"] == [v for box in BOXES for v in box]
     assert (count["datatype"], count["data"]) == ("INT64", [1, 1])
 
 
