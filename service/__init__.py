@@ -11,6 +11,7 @@ from ._version import __version__
 from .errors import (
     InternalError,
     InvalidInput,
+    MethodNotAllowed,
     NotFound,
     Overloaded,
     PayloadTooLarge,
@@ -27,6 +28,7 @@ from .settings import Settings
 __all__ = [
     "InternalError",
     "InvalidInput",
+    "MethodNotAllowed",
     "NotFound",
     "Overloaded",
     "PayloadTooLarge",

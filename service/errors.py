@@ -22,6 +22,7 @@ from losses import LossInputError
 __all__ = [
     "InternalError",
     "InvalidInput",
+    "MethodNotAllowed",
     "NotFound",
     "Overloaded",
     "PayloadTooLarge",
@@ -106,6 +107,21 @@ class NotFound(ServiceError):
     http_status = 404
     grpc_code = "NOT_FOUND"
     title = "Not found"
+
+
+class MethodNotAllowed(ServiceError):
+    """The route exists but not for this method (405, with the ``Allow`` header RFC 9110 requires)."""
+
+    http_status = 405
+    grpc_code = "UNIMPLEMENTED"
+    title = "Method not allowed"
+
+    def __init__(self, detail: str, *, allow: str) -> None:
+        super().__init__(detail)
+        self.allow = allow
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": self.allow}
 
 
 class PayloadTooLarge(ServiceError):

@@ -37,6 +37,12 @@ def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
         )
     if not decoder.eof:
         raise InvalidInput(f"Content-Encoding: the {coding} body is truncated", field="Content-Encoding")
+    if decoder.unused_data:
+        # a second gzip member or trailing junk: refused rather than silently cut or joined
+        raise InvalidInput(
+            f"Content-Encoding: {len(decoder.unused_data)} bytes follow the end of the {coding} stream",
+            field="Content-Encoding",
+        )
     return out
 
 

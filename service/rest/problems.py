@@ -27,6 +27,7 @@ from starlette.types import Scope
 from ..errors import (
     InternalError,
     InvalidInput,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     ServiceError,
@@ -75,6 +76,10 @@ def as_service_error(exc: Exception, request: Request | None = None) -> ServiceE
         if exc.status_code == 404:
             where = f"{request.method} {request.url.path}" if request is not None else "for this path"
             return NotFound(f"no route {where}")
+        if exc.status_code == 405:
+            allow = (exc.headers or {}).get("Allow", "")
+            method = request.method if request is not None else "this method"
+            return MethodNotAllowed(f"{method} is not allowed here; allowed: {allow}", allow=allow)
         if exc.status_code == 413:
             return PayloadTooLarge(str(exc.detail))
         if exc.status_code == 415:
