@@ -144,8 +144,6 @@ def as_array(value: Any, field: str, *, max_elements: int) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise InvalidInput(f"must be a rectangular numeric array, got dtype {array.dtype}", field=field)
     check_elements(array.size, field, max_elements)
-    if array.size == 0:
-        raise InvalidInput("is empty", field=field)
     return array
 
 
@@ -154,8 +152,12 @@ def score(predictions: np.ndarray, labels: np.ndarray | None, options: ScoreOpti
 
     Raises:
         InvalidInput: any bad input, naming the request field (``predictions``, ``labels``,
-            ``losses[i].<param>``) the loss library complained about.
+            ``losses[i].<param>``) the loss library complained about; empty arrays, on every path (a loss
+            over no element has no value).
     """
+    for field, array in (("predictions", predictions), ("labels", labels)):
+        if array is not None and array.size == 0:
+            raise InvalidInput(f"is empty (shape {list(array.shape)})", field=field)
     common: dict[str, Any] = {"kind": options.kind, "from_logits": options.from_logits}
     results: list[LossValue] = []
     for i, spec in enumerate(options.losses):

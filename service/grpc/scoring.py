@@ -181,8 +181,6 @@ class ScoringServicer(pb_grpc.ScoringServiceServicer):  # type: ignore[misc]
             labels = array_from_proto(
                 request.labels, "labels", max_elements=limit, data=views.get(_LABELS, b"")
             )
-        if predictions.size == 0:
-            raise InvalidInput("predictions: is empty", field="predictions")
         options = options_from_proto(request)
         timeout_s = call_timeout(self._state, context)
         try:
