@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from service.core.batch_plan import BatchPlan, plan_batch, signature_of
-from service.core.batching import Batcher
+from service.core.batching import Batcher, BatchResult, RunFn
 from service.errors import InternalError, InvalidInput, Overloaded, Timeout, Unavailable
 
 SIG = ("a",)
@@ -61,8 +61,12 @@ class Recorder:
         self.bad_rows, self.raise_on = bad_rows, raise_on
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = 0  # calls that started (before the gate)
+        self._lock = threading.Lock()
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with self._lock:
+            self.entered += 1
         self.gate.wait(5)
         x = inputs["x"]
         self.sizes.append(len(x))
@@ -76,12 +80,12 @@ def run(coro):  # a fresh loop per test
     return asyncio.run(coro)
 
 
-async def _batcher(model: Recorder, **kw) -> Batcher:
+async def _batcher(model: RunFn, executor: Executor | None = None, **kw) -> Batcher:
     b = Batcher(
         "m",
         "1",
         model,
-        ThreadPoolExecutor(1),
+        executor or ThreadPoolExecutor(1),
         **({"max_batch_size": 8, "max_queue_delay_s": 0.05, "queue_size": 64} | kw),
     )
     b.start()
@@ -196,16 +200,88 @@ def test_stop_runs_what_is_queued() -> None:
     run(main())
 
 
+class Overlap:
+    """A model that records when each call runs and how many run at once. Every call waits at a two-party
+    barrier, so a call succeeds only if another call reaches the barrier while it waits there; else the
+    barrier breaks (``BrokenBarrierError``) and its batch fails."""
+
+    def __init__(self, barrier_timeout_s: float) -> None:
+        self.barrier = threading.Barrier(2, timeout=barrier_timeout_s)
+        self.running = 0
+        self.most = 0  # the most calls running at once
+        self.intervals: list[tuple[float, float]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        started = time.monotonic()
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            self.barrier.wait()
+        finally:
+            with self._lock:
+                self.running -= 1
+                self.intervals.append((started, time.monotonic()))
+        return {"y": inputs["x"] * 2}
+
+
+def _two_single_row_requests(b: Batcher) -> list[asyncio.Future[BatchResult]]:
+    return [
+        asyncio.ensure_future(b.submit({"x": np.full((1, 1), i, np.float32)}, timeout_s=30)) for i in range(2)
+    ]
+
+
 def test_two_instances_run_two_batches_at_once() -> None:
     async def main() -> None:
+        model = Overlap(barrier_timeout_s=10)
+        with ThreadPoolExecutor(2) as pool:
+            b = await _batcher(model, pool, max_batch_size=1, max_queue_delay_s=0, instances=2)
+            results = await asyncio.gather(*_two_single_row_requests(b))
+            await b.stop()
+        # both calls passed the barrier: each was running while the other reached it
+        assert [r.outputs["y"].tolist() for r in results] == [[[0.0]], [[2.0]]]
+        assert [r.batch_size for r in results] == [1, 1]
+        assert model.most == 2
+        (start_a, end_a), (start_b, end_b) = model.intervals
+        assert max(start_a, start_b) < min(end_a, end_b)  # the two intervals overlap
+
+    run(main())
+
+
+def test_one_instance_runs_one_batch_at_a_time() -> None:
+    async def main() -> None:
+        model = Overlap(barrier_timeout_s=0.3)
+        with ThreadPoolExecutor(2) as pool:  # threads to spare: only `instances` limits the batches
+            b = await _batcher(model, pool, max_batch_size=1, max_queue_delay_s=0, instances=1)
+            outcomes = await asyncio.gather(*_two_single_row_requests(b), return_exceptions=True)
+            await b.stop()
+        # the first call waited at the barrier alone until it broke; the second came only after it
+        assert all(isinstance(o, InternalError) and "BrokenBarrierError" in o.detail for o in outcomes)
+        assert model.most == 1
+        (_, first_end), (second_start, _) = sorted(model.intervals)
+        assert first_end <= second_start  # one after the other, no overlap
+
+    run(main())
+
+
+def test_while_every_instance_runs_the_next_request_waits() -> None:
+    async def main() -> None:
         model = Recorder()
-        model.gate.clear()  # the first batches block until released
-        b = await _batcher(model, max_batch_size=1, max_queue_delay_s=0, instances=2)
-        pending = [asyncio.ensure_future(b.submit({"x": np.ones((1, 1))}, timeout_s=5)) for _ in range(3)]
-        await asyncio.sleep(0.1)
-        assert b.depth == 1  # two batches taken by the two instances, one request waits
-        model.gate.set()
-        assert [len((await p).outputs["y"]) for p in pending] == [1, 1, 1]
-        await b.stop()
+        model.gate.clear()  # the batches block until released
+        with ThreadPoolExecutor(2) as pool:
+            b = await _batcher(model, pool, max_batch_size=1, max_queue_delay_s=0, instances=2)
+            pending = [
+                asyncio.ensure_future(b.submit({"x": np.ones((1, 1))}, timeout_s=10)) for _ in range(3)
+            ]
+            deadline = time.monotonic() + 5
+            while model.entered < 2:  # both instances have taken a batch and run it
+                assert time.monotonic() < deadline, f"only {model.entered} batch(es) started"
+                await asyncio.sleep(0.005)
+            assert b.depth == 1 and model.entered == 2  # the third request waits for a free instance
+            model.gate.set()
+            assert [len((await p).outputs["y"]) for p in pending] == [1, 1, 1]
+            await b.stop()
+        assert model.sizes == [1, 1, 1]
 
     run(main())
