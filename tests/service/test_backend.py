@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import onnxruntime as ort
 import pytest
 
 from service.core.backend import CPU, CUDA, create_session, provider_plan
@@ -13,6 +14,9 @@ from service.errors import Unavailable
 from .conftest import run_service
 from .images import encode, red_box_image
 from .standin import write_repository
+
+#: this onnxruntime build has the CUDA provider (it says nothing about a GPU being there)
+HAS_CUDA = CUDA in ort.get_available_providers()
 
 
 def test_provider_plans() -> None:
@@ -30,13 +34,26 @@ def test_provider_plans() -> None:
 def test_cpu_session_reports_what_it_runs_on(standin_repo: Path) -> None:
     session, providers = create_session(
         standin_repo / "standin" / "1" / "model.onnx",
+        preferences=["cpu"],
+        intra_op_threads=1,
+        inter_op_threads=1,
+    )
+    assert providers == [CPU] and session.get_inputs()[0].name == "images"
+
+
+def test_auto_session_reports_what_it_runs_on(standin_repo: Path) -> None:
+    session, providers = create_session(
+        standin_repo / "standin" / "1" / "model.onnx",
         preferences=["auto"],
         intra_op_threads=1,
         inter_op_threads=1,
     )
-    assert providers[0] == CPU and session.get_inputs()[0].name == "images"
+    assert providers == session.get_providers() and providers[-1] == CPU  # CPU is always the fallback
+    if not HAS_CUDA:  # with CUDA in the build the session may run on it (or fall back, without a GPU)
+        assert providers == [CPU]
 
 
+@pytest.mark.skipif(HAS_CUDA, reason="this onnxruntime has the CUDA provider: requiring it succeeds")
 def test_required_cuda_without_cuda_is_unavailable(standin_repo: Path) -> None:
     with pytest.raises(Unavailable, match="no execution provider works"):
         create_session(
