@@ -91,7 +91,12 @@ class ModelVersion:
         )
 
     def load(self, *, preferences: list[str], intra_op_threads: int, inter_op_threads: int) -> None:
-        """Create the session, record providers and tensor specs, and run one warm-up batch (blocking)."""
+        """Create the session, record providers and tensor specs, and run one warm-up batch (blocking).
+
+        A version found broken by the scan (``failed`` already, its ``error`` naming the file) is left so.
+        """
+        if self.state == "failed":
+            return
         try:
             session, providers = create_session(
                 self.path / "model.onnx",
@@ -183,12 +188,18 @@ class ModelRegistry:
         return list(self._models[name].values())
 
     def get(self, name: str, version: str | None = None) -> ModelVersion:
-        """A model version (``None``: the highest). Raises `NotFound`."""
+        """A model version; ``None``: the default, the highest version that is ready (the highest of all
+        while none is). A broken newest version so leaves the model served by the one before it.
+
+        Raises:
+            NotFound: unknown model or version.
+        """
         versions = self._models.get(name)
         if versions is None:
             raise NotFound(f"model {name!r} is not in the repository (known: {self.names()})", field="model")
         if version is None:
-            return versions[max(versions, key=int)]
+            ready = [v for v, mv in versions.items() if mv.ready]
+            return versions[max(ready or versions, key=int)]
         if version not in versions:
             raise NotFound(
                 f"model {name!r} has no version {version!r} (versions: {list(versions)})", field="version"
@@ -203,8 +214,9 @@ class ModelRegistry:
         return sum(len(v) for v in self._models.values())
 
     @property
-    def all_ready(self) -> bool:
-        return all(mv.ready for mv in self)
+    def all_servable(self) -> bool:
+        """Every model has a ready version (a failed version beside a ready one does not count against)."""
+        return all(any(mv.ready for mv in versions.values()) for versions in self._models.values())
 
 
 def scan_repository(root: Path) -> ModelRegistry:
@@ -219,20 +231,37 @@ def scan_repository(root: Path) -> ModelRegistry:
     for model_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         config = model_dir / "config.pbtxt"
         max_batch = _config_max_batch_size(config.read_text()) if config.is_file() else 0
-        for version_dir in sorted(model_dir.iterdir()):
-            is_version = version_dir.is_dir() and version_dir.name.isdigit()
-            if not (is_version and (version_dir / "model.onnx").is_file()):
+        for version_dir in sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()):
+            onnx = version_dir / "model.onnx"
+            if not onnx.exists():
+                log.warning("%s has no model.onnx: not a model version, skipped", version_dir)
                 continue
-            meta_path = version_dir / "metadata.json"
-            metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-            found.append(
-                ModelVersion(model_dir.name, str(int(version_dir.name)), version_dir, metadata, max_batch)
-            )
+            metadata, error = _read_metadata(version_dir / "metadata.json")
+            if not onnx.is_file():
+                error = f"{onnx} is not a regular file"
+            mv = ModelVersion(model_dir.name, str(int(version_dir.name)), version_dir, metadata, max_batch)
+            if error is not None:
+                mv.state, mv.error = "failed", error
+                log.error("model %s version %s is broken: %s", mv.name, mv.version, error)
+            found.append(mv)
     if found:
         log.info("model repository %s: %d model version(s)", root, len(found))
     else:
         log.warning("model repository %s holds no model (<name>/<version>/model.onnx)", root)
     return ModelRegistry(found)
+
+
+def _read_metadata(path: Path) -> tuple[dict[str, Any], str | None]:
+    """metadata.json as a dict (empty when absent), or why it cannot be read, naming the file."""
+    if not path.is_file():
+        return {}, None
+    try:
+        metadata = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {}, f"{path} is not readable JSON: {exc}"
+    if not isinstance(metadata, dict):
+        return {}, f"{path} must hold a JSON object"
+    return metadata, None
 
 
 def _config_max_batch_size(text: str) -> int:

@@ -59,8 +59,8 @@ class ServiceState:
 
     @property
     def ready(self) -> bool:
-        """Every model loaded and warm, and not draining."""
-        return self.loaded and not self.draining and self.registry.all_ready
+        """Loading over, every model has a warm version to serve, and not draining."""
+        return self.loaded and not self.draining and self.registry.all_servable
 
     async def start(self) -> None:
         """Start loading every model version in the background (readiness turns true when all are warm)."""
@@ -93,6 +93,16 @@ class ServiceState:
                 for provider in mv.providers[:1]:
                     self.metrics.model_provider.labels(mv.name, mv.version, provider).set(1)
         self.metrics.models_loaded.set(sum(mv.ready for mv in self.registry))
+        for name in self.registry.names():
+            served, newest = self.registry.get(name), self.registry.versions(name)[-1]
+            if newest.state == "failed" and served.ready:
+                log.warning(
+                    "model %s: version %s failed (%s); serving version %s",
+                    name,
+                    newest.version,
+                    newest.error,
+                    served.version,
+                )
         self.loaded = True
         self.metrics.ready.set(1 if self.ready else 0)
         self.readiness_changed.set()

@@ -20,12 +20,12 @@ async def list_models(state: ServiceState = Depends(get_state)) -> dict[str, Any
     models = []
     for name in state.registry.names():
         versions = state.registry.versions(name)
-        default = state.registry.get(name).version
+        default = state.registry.get(name).version  # the newest ready version
         models.append(
             {
                 "name": name,
                 "default_version": default,
-                "ready": all(mv.ready for mv in versions),
+                "ready": state.registry.get(name).ready,  # the default version serves
                 "versions": [
                     {
                         "version": mv.version,
