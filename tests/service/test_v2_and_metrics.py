@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import service
 from service.errors import InvalidInput, UnsupportedMediaType
 from service.rest.problems import problem_response, v2_response
 
@@ -14,8 +15,11 @@ def test_health_and_server_metadata(live: Live) -> None:
     assert c.get("/v2/health/live").json() == {"live": True}
     r = c.get("/v2/health/ready")
     assert r.status_code == 200 and r.json() == {"ready": True}
-    meta = c.get("/v2").json()
-    assert meta["name"] == "focalserve" and isinstance(meta["extensions"], list)
+    assert c.get("/v2").json() == {
+        "name": "focalserve",
+        "version": service.__version__,
+        "extensions": ["binary_tensor_data"],
+    }
 
 
 def test_model_metadata_and_readiness(live: Live) -> None:
