@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InvalidInput
 from .batching import BatchResult
 from .deadline import remaining_timeout
-from .preprocess import InputSpec, Prepared, boxes_to_image, prepare_image
+from .preprocess import InputSpec, Prepared, boxes_in_image, boxes_to_image, prepare_image
 from .repository import ModelVersion
 
 __all__ = ["DetectOptions", "Detection", "DetectionResult", "detect", "parse_detect_options"]
@@ -194,6 +194,7 @@ def _one_image(
     keep = labels >= 0
     if options.score_threshold is not None:
         keep &= scores >= options.score_threshold
+    keep &= boxes_in_image(boxes, p.scale, p.width, p.height)  # no slivers, nothing mostly in the padding
     boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
     if options.max_detections is not None:
         boxes, scores, labels = (

@@ -14,11 +14,20 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InvalidInput, PayloadTooLarge
 
-__all__ = ["InputSpec", "Prepared", "boxes_to_image", "decode_image", "letterbox", "prepare_image", "to_rgb"]
+__all__ = [
+    "InputSpec",
+    "Prepared",
+    "boxes_in_image",
+    "boxes_to_image",
+    "decode_image",
+    "letterbox",
+    "prepare_image",
+    "to_rgb",
+]
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ def decode_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
                 raise PayloadTooLarge(
@@ -65,6 +74,8 @@ def decode_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image
                     field=field,
                 )
             image.load()
+            # the EXIF orientation (phone photos): boxes come back in the frame the user sees
+            image = ImageOps.exif_transpose(image)
     except Image.DecompressionBombError as exc:
         raise PayloadTooLarge(f"the image is too large to decode safely: {exc}", field=field) from None
     except UnidentifiedImageError:
@@ -73,7 +84,7 @@ def decode_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image
         raise InvalidInput(
             f"the image could not be decoded (truncated or corrupt): {exc}", field=field
         ) from exc
-    if width < 1 or height < 1:
+    if image.width < 1 or image.height < 1:
         raise InvalidInput(f"the image has no pixels ({width}x{height})", field=field)
     return image
 
@@ -147,6 +158,30 @@ def prepare_image(data: bytes, spec: InputSpec, *, max_pixels: int, field: str =
     rgb = to_rgb(decode_image(data, max_pixels=max_pixels, field=field))
     tensor, s = letterbox(rgb, spec)
     return Prepared(tensor, rgb.shape[1], rgb.shape[0], s)
+
+
+#: A box with less than this share of its area inside the letterboxed image (the rest: padding) is dropped.
+MIN_INSIDE_FRACTION = 0.5
+#: A box narrower or lower than this, in original pixels after clipping, is dropped.
+MIN_BOX_SIDE = 1.0
+
+
+def boxes_in_image(boxes: np.ndarray, scale: float, width: int, height: int) -> np.ndarray:
+    """Which model boxes ``[D, 4]`` (xyxy, model-input pixels) describe the image and not the padding.
+
+    The image fills ``[0, w s] x [0, h s]`` of the letterboxed input; a box is kept when at least
+    `MIN_INSIDE_FRACTION` of its area lies there and, mapped back and clipped (`boxes_to_image`), both its
+    sides are at least `MIN_BOX_SIDE` pixels. Returns a boolean mask ``[D]``.
+    """
+    b = boxes.astype(np.float64)
+    inner_w = np.clip(np.minimum(b[:, 2], width * scale) - np.maximum(b[:, 0], 0.0), 0.0, None)
+    inner_h = np.clip(np.minimum(b[:, 3], height * scale) - np.maximum(b[:, 1], 0.0), 0.0, None)
+    area = np.clip(b[:, 2] - b[:, 0], 0.0, None) * np.clip(b[:, 3] - b[:, 1], 0.0, None)
+    inside = np.divide(inner_w * inner_h, area, out=np.zeros_like(area), where=area > 0)
+    mapped = boxes_to_image(boxes, scale, width, height)
+    sides_ok = (mapped[:, 2] - mapped[:, 0] >= MIN_BOX_SIDE) & (mapped[:, 3] - mapped[:, 1] >= MIN_BOX_SIDE)
+    keep: np.ndarray = (inside >= MIN_INSIDE_FRACTION) & sides_ok
+    return keep
 
 
 def boxes_to_image(boxes: np.ndarray, scale: float, width: int, height: int) -> np.ndarray:
