@@ -43,6 +43,16 @@ def test_health_watch_sees_not_serving_on_sigterm(tmp_path: Path) -> None:
         assert service.process.wait(timeout=30) == 0, service.log()
 
 
+async def until(check, request: health_pb2.HealthCheckRequest, wanted: int, timeout_s: float = 10) -> int:
+    """Poll ``check`` until it answers ``wanted`` (seconds, against a poll of an hour: only the change signal
+    can flip it in time); return it."""
+    deadline = time.monotonic() + timeout_s
+    while (status := (await check(request, timeout=10)).status) != wanted:
+        assert time.monotonic() < deadline, f"health stayed {status}, not {wanted}"
+        await asyncio.sleep(0.01)
+    return int(status)
+
+
 def test_health_follows_a_readiness_change_without_waiting_for_the_poll(tmp_path: Path) -> None:
     """With an hour-long poll, only the state's change signal can flip health within the test's seconds."""
     settings = Settings(model_repository=make_repository(tmp_path / "repo"), intra_op_threads=1)
@@ -59,14 +69,9 @@ def test_health_follows_a_readiness_change_without_waiting_for_the_poll(tmp_path
                 seen.append((await check(request, timeout=10)).status)  # models not loaded yet
                 await state.start()
                 await state.wait_loaded()
-                deadline = time.monotonic() + 10
-                while (status := (await check(request, timeout=10)).status) != SERVING:
-                    assert time.monotonic() < deadline, "health did not follow readiness"
-                    await asyncio.sleep(0.01)
-                seen.append(status)
+                seen.append(await until(check, request, SERVING))
                 state.begin_drain()
-                await asyncio.sleep(0.05)
-                seen.append((await check(request, timeout=10)).status)
+                seen.append(await until(check, request, NOT_SERVING))
         finally:
             await server.stop(0)
             await state.stop()

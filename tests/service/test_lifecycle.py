@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,13 +20,21 @@ from tests.live import run_process
 from .images import encode, red_box_image
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The default version's queue gauge: requests accepted and waiting for their batch.
+QUEUE_DEPTH = re.compile(r'^focalserve_queue_depth\{model="standin",version="2"\} (\S+)$', re.MULTILINE)
+
+
+def queue_depth(url: str) -> float:
+    found = QUEUE_DEPTH.search(httpx.get(url + "/metrics", timeout=5).text)
+    return float(found.group(1)) if found else 0.0
 
 
 @pytest.mark.slow
 def test_sigterm_drains_then_exits(standin_repo: Path, tmp_path: Path) -> None:
     log = tmp_path / "service.log"
+    # a 2 s batch delay: the three requests wait in the queue together until the drain has begun
     with run_process(
-        standin_repo, log, max_queue_delay_ms="1500", shutdown_grace_s="20", intra_op_threads="1"
+        standin_repo, log, max_queue_delay_ms="2000", shutdown_grace_s="20", intra_op_threads="1"
     ) as service:
         proc, url = service.process, service.http_url
         assert proc is not None
@@ -45,9 +54,12 @@ def test_sigterm_drains_then_exits(standin_repo: Path, tmp_path: Path) -> None:
         threads = [threading.Thread(target=one) for _ in range(3)]
         for t in threads:
             t.start()
-        time.sleep(0.5)  # accepted, waiting in the batch queue (1.5 s delay)
+        deadline = time.monotonic() + 10
+        while (depth := queue_depth(url)) < 3:  # all three accepted and waiting in the batch queue
+            assert not results and time.monotonic() < deadline, f"{depth} queued, {results} answered"
+            time.sleep(0.01)
         proc.send_signal(signal.SIGTERM)
-        time.sleep(0.2)
+        service.wait_for_log("draining for up to")  # the runtime has begun the drain: new work is refused
         late = httpx.post(
             url + "/v1/models/standin/detect", content=png, headers={"content-type": "image/png"}, timeout=5
         )
