@@ -7,8 +7,9 @@ which, and a log line says it), starts loading the models, and serves until `shu
 
 1. readiness false at once (REST ``/v2/health/ready`` 503, gRPC health NOT_SERVING); new requests 503 /
    UNAVAILABLE, while every request already accepted is answered;
-2. when none is left in flight, or the budget is spent, both servers close, with what is left of the budget
-   for their connections, and the batchers finish what they hold.
+2. when none is left in flight, both servers close and the batchers finish what they hold; when the budget
+   is nearly spent (`CLOSING_SHARE` of it, at most `CLOSING_MAX_S`, is left), what is still open ends
+   cleanly (a gRPC stream with UNAVAILABLE), and the servers close when the budget is over.
 
 A second SIGINT forces the exit.
 """
@@ -36,6 +37,10 @@ from .settings import Settings
 __all__ = ["Runtime", "serve"]
 
 log = logging.getLogger(__name__)
+
+#: The end of the grace budget kept for open streams to end cleanly: this share of it, at most this long.
+CLOSING_SHARE = 0.1
+CLOSING_MAX_S = 1.0
 
 
 class _RestServer(uvicorn.Server):
@@ -116,8 +121,12 @@ class Runtime:
         deadline = time.monotonic() + grace
         self.state.begin_drain()
         log.info("draining for up to %.1f s", grace)
-        if not await self.state.wait_idle(grace):
-            log.warning("grace period over with %d request(s) still in flight", self.state.inflight)
+        closing = min(CLOSING_MAX_S, grace * CLOSING_SHARE)
+        if not await self.state.wait_idle(grace - closing):
+            log.warning("grace period ending with %d request(s) in flight", self.state.inflight)
+            self.state.closing.set()
+            if not await self.state.wait_idle(max(0.0, deadline - time.monotonic())):
+                log.warning("grace period over with %d request(s) in flight", self.state.inflight)
         left = max(0.0, deadline - time.monotonic())
         self.rest.config.timeout_graceful_shutdown = max(1, round(left))
         self.rest.should_exit = True

@@ -51,17 +51,21 @@ class ImageDetections(_message.Message):
     def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., detections: _Optional[_Iterable[_Union[Detection, _Mapping]]] = ...) -> None: ...
 
 class DetectResponse(_message.Message):
-    __slots__ = ("model", "version", "images", "queue_ms", "inference_ms", "id")
+    __slots__ = ("model", "version", "images", "queue_ms", "inference_ms", "id", "error", "error_code")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     QUEUE_MS_FIELD_NUMBER: _ClassVar[int]
     INFERENCE_MS_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
     model: str
     version: str
     images: _containers.RepeatedCompositeFieldContainer[ImageDetections]
     queue_ms: float
     inference_ms: float
     id: str
-    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., images: _Optional[_Iterable[_Union[ImageDetections, _Mapping]]] = ..., queue_ms: _Optional[float] = ..., inference_ms: _Optional[float] = ..., id: _Optional[str] = ...) -> None: ...
+    error: str
+    error_code: str
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., images: _Optional[_Iterable[_Union[ImageDetections, _Mapping]]] = ..., queue_ms: _Optional[float] = ..., inference_ms: _Optional[float] = ..., id: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ...) -> None: ...

@@ -58,7 +58,9 @@ class DetectionServiceServicer:
 
     def DetectStream(self, request_iterator, context):
         """Many images: each request message is answered by one response message, in order. Requests are batched
-        with every other caller's by the server's dynamic batcher.
+        with every other caller's by the server's dynamic batcher. A request that fails is answered by a
+        response carrying its error (the stream goes on); the stream itself ends with a status only when the
+        call cannot go on (authentication, or the server's drain running out of its grace period).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

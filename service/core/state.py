@@ -40,6 +40,7 @@ class ServiceState:
         inflight: requests being handled right now (the drain waits for 0).
         readiness_changed: set when `ready` may have changed (models loaded, drain begun), so that followers
             such as gRPC health need not wait for their next poll.
+        closing: set when a drain's grace period is running out: what is still open (a stream) ends now.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -51,6 +52,7 @@ class ServiceState:
         self.inflight = 0
         self.loaded = False
         self.readiness_changed = asyncio.Event()
+        self.closing = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self.inference_pool = ThreadPoolExecutor(max(2, len(self.registry)), thread_name_prefix="inference")
@@ -148,13 +150,13 @@ class ServiceState:
     def model(self, name: str, version: str | None = None) -> ModelVersion:
         """A model version that can take work now.
 
+        Work is refused at the edges once a drain begins; what they accepted before is served to the end.
+
         Raises:
             NotFound: unknown model or version.
-            Unavailable: still loading, failed to load, or the service is draining.
+            Unavailable: still loading, or failed to load.
         """
         mv = self.registry.get(name, version)
-        if self.draining:
-            raise Unavailable("the service is shutting down")
         if mv.state == "failed":
             raise Unavailable(f"model {name} version {mv.version} failed to load: {mv.error}")
         if not mv.ready or mv.batcher is None:

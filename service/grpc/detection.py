@@ -2,12 +2,14 @@
 
 The same pipeline as ``POST /v1/models/{name}/detect`` (`service.core.detection.detect`: decode + letterbox
 in the CPU pool, the model's dynamic batcher, boxes mapped back); ``DetectStream`` answers each request
-message in order and keeps several in flight so that a stream's images share batches.
+message in order (a failed one with its error, and the stream goes on) and keeps several in flight so that a
+stream's images share batches; when a drain's grace period runs out, an open stream ends UNAVAILABLE.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
@@ -15,10 +17,12 @@ from .._proto import detection_pb2 as pb
 from .._proto import detection_pb2_grpc as pb_grpc
 from ..core.detection import parse_detect_options
 from ..core.state import ServiceState
-from ..errors import InvalidInput
+from ..errors import InternalError, InvalidInput, ServiceError, Unavailable
 from .interceptor import call_timeout, checked
 
 __all__ = ["DEFAULT_MODEL", "DetectionServicer"]
+
+log = logging.getLogger(__name__)
 
 Context: TypeAlias = Any  # grpc.aio.ServicerContext (grpc ships no type information)
 DEFAULT_MODEL = "detector"
@@ -72,6 +76,18 @@ class DetectionServicer(pb_grpc.DetectionServiceServicer):  # type: ignore[misc]
     async def Detect(self, request: pb.DetectRequest, context: Context) -> pb.DetectResponse:
         return await self._detect(request, context)
 
+    async def _answer(self, request: pb.DetectRequest, context: Context) -> pb.DetectResponse:
+        """One stream message's answer: its detections, or its error (the stream goes on)."""
+        try:
+            return await self._detect(request, context)
+        except Exception as exc:
+            error = exc if isinstance(exc, ServiceError) else InternalError(f"{type(exc).__name__}: {exc}")
+            if not isinstance(exc, ServiceError):
+                log.error("DetectStream message failed", exc_info=exc)
+            return pb.DetectResponse(
+                id=getattr(request, "id", ""), error=error.message(), error_code=error.grpc_code
+            )
+
     async def DetectStream(
         self, requests: AsyncIterator[pb.DetectRequest], context: Context
     ) -> AsyncIterator[pb.DetectResponse]:
@@ -80,13 +96,13 @@ class DetectionServicer(pb_grpc.DetectionServiceServicer):  # type: ignore[misc]
         async def read() -> None:
             try:
                 async for request in requests:
-                    await pending.put(asyncio.ensure_future(self._detect(request, context)))
+                    await pending.put(asyncio.ensure_future(self._answer(request, context)))
             finally:
                 await pending.put(None)
 
         reader = asyncio.ensure_future(read())
         try:
-            while (task := await pending.get()) is not None:
+            while (task := await self._next(pending)) is not None:
                 yield await task
             await reader
         finally:
@@ -95,3 +111,18 @@ class DetectionServicer(pb_grpc.DetectionServiceServicer):  # type: ignore[misc]
                 leftover = pending.get_nowait()
                 if leftover is not None:
                     leftover.cancel()
+
+    async def _next(
+        self, pending: asyncio.Queue[asyncio.Task[pb.DetectResponse] | None]
+    ) -> asyncio.Task[pb.DetectResponse] | None:
+        """The next answer to send, or `Unavailable` once the drain's grace period is running out."""
+        if not pending.empty():
+            return pending.get_nowait()
+        getter = asyncio.ensure_future(pending.get())
+        closing = asyncio.ensure_future(self._state.closing.wait())
+        await asyncio.wait((getter, closing), return_when=asyncio.FIRST_COMPLETED)
+        closing.cancel()
+        if getter.done():
+            return getter.result()
+        getter.cancel()
+        raise Unavailable("the service is shutting down and its grace period is over: reconnect")

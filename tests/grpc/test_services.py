@@ -91,15 +91,19 @@ def test_detect_stream_answers_every_request_in_order(detection) -> None:
     assert [r.images[0].width for r in responses] == [64 + i for i in range(6)]
 
 
-def test_detect_stream_reports_a_bad_message_with_its_status(detection) -> None:
+def test_detect_stream_answers_a_bad_message_with_its_error_and_goes_on(detection) -> None:
     requests = [
-        detection_pb2.DetectRequest(images=[png(64, 64)]),
-        detection_pb2.DetectRequest(images=[b"junk"]),
+        detection_pb2.DetectRequest(images=[png(64, 64)], id="a"),
+        detection_pb2.DetectRequest(images=[b"junk"], id="b"),
+        detection_pb2.DetectRequest(images=[png(64, 64)], model="nope", id="c"),
+        detection_pb2.DetectRequest(images=[png(64, 64)], id="d"),
     ]
-    with pytest.raises(grpc.RpcError) as err:
-        list(detection.DetectStream(iter(requests), metadata=AUTH, timeout=30))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "images[0]" in err.value.details()
+    answers = list(detection.DetectStream(iter(requests), metadata=AUTH, timeout=30))
+    assert [a.id for a in answers] == ["a", "b", "c", "d"]  # one response per request, in order
+    assert [a.error_code for a in answers] == ["", "INVALID_ARGUMENT", "NOT_FOUND", ""]
+    assert answers[1].error.startswith("images[0]: ") and not answers[1].images
+    assert "'nope'" in answers[2].error
+    assert len(answers[0].images) == len(answers[3].images) == 1 and not answers[3].error
 
 
 @pytest.mark.parametrize(
