@@ -70,6 +70,54 @@ class Settings(BaseSettings):
     max_score_elements: int = Field(
         default=50_000_000, ge=1, description="Largest array the scoring API takes."
     )
+    max_images_per_request: int = Field(
+        default=64,
+        ge=1,
+        le=65_536,
+        description="Most images one detect request may carry (every body form and gRPC), checked before "
+        "any is decoded.",
+    )
+    max_request_pixels: int = Field(
+        default=100_000_000,
+        ge=1,
+        description="Most decoded pixels (width x height, summed over its images) in one detect request.",
+    )
+    max_json_answer_elements: int = Field(
+        default=2_000_000,
+        ge=0,
+        description="Most array elements a JSON answer may hold (per-sample values, gradients, v2 outputs); "
+        "beyond, ask for application/x-npz or v2 binary data.",
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="A connection whose request headers are not all in by then is closed."
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time a request body may take, plus its size at min_body_rate_bytes_s (408 after).",
+    )
+    min_body_rate_bytes_s: int = Field(
+        default=64 * 1024, ge=1, description="The slowest body upload allowed past body_timeout_s."
+    )
+    idle_timeout_s: float = Field(
+        default=20.0, gt=0, description="A keep-alive HTTP connection idle this long is closed."
+    )
+    max_connections: int = Field(
+        default=1024, ge=1, description="Most HTTP connections and requests at once (503 beyond)."
+    )
+    grpc_keepalive_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="gRPC: ping an idle client this often, and drop it if it does not answer.",
+    )
+    grpc_max_connection_idle_s: float = Field(
+        default=300.0, gt=0, description="gRPC: close a connection with no call for this long."
+    )
+    grpc_max_connection_age_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="gRPC: ask a client to reconnect after this long (spreads load after scaling).",
+    )
 
     execution_providers: Annotated[list[Provider], NoDecode] = Field(
         default_factory=_auto_providers,
@@ -105,13 +153,19 @@ class Settings(BaseSettings):
         description="glibc only: serve allocations up to this size from the heap and keep that much freed "
         "memory for reuse, so large bodies do not page-fault on every request (0: glibc's defaults).",
     )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Log level of the service's loggers."
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+            keys = [part.strip() for part in value.split(",") if part.strip()]
+            if value.strip() and not keys:
+                # ",," or " , " would silently turn authentication off: say so instead
+                raise ValueError(f"{value!r} holds no key; leave the setting unset to serve without keys")
+            value = keys
         return value
 
     @field_validator("execution_providers", mode="before")

@@ -17,13 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, PayloadTooLarge
 from .batching import BatchResult
 from .deadline import remaining_timeout
-from .preprocess import InputSpec, Prepared, boxes_in_image, boxes_to_image, prepare_image
+from .preprocess import InputSpec, PixelBudget, Prepared, boxes_in_image, boxes_to_image, prepare_image
 from .repository import ModelVersion
 
-__all__ = ["DetectOptions", "Detection", "DetectionResult", "detect", "parse_detect_options"]
+__all__ = [
+    "DetectLimits",
+    "DetectOptions",
+    "Detection",
+    "DetectionResult",
+    "check_image_count",
+    "detect",
+    "parse_detect_options",
+]
 
 
 @dataclass(frozen=True)
@@ -118,11 +126,39 @@ def _count(value: Any) -> int:
     return out
 
 
+@dataclass(frozen=True)
+class DetectLimits:
+    """What one detect request may cost: images, pixels per image and in all; small requests decode inline.
+
+    Worst case, one request holds ``max_images`` encoded images (within the body limit), decodes one image of
+    at most ``max_pixels`` at a time (3 bytes a pixel, twice over while converting), and keeps one model
+    input per image (``3 x H x W`` float32); ``max_request_pixels`` bounds the decoding work in all.
+    """
+
+    max_images: int
+    max_pixels: int
+    max_request_pixels: int
+    inline_bytes: int
+
+
+def check_image_count(count: int, limit: int) -> None:
+    """The one check of images per request, made before any image is decoded (every body form, gRPC)."""
+    if count < 1:
+        raise InvalidInput("at least one encoded image is needed", field="images")
+    if count > limit:
+        raise PayloadTooLarge(
+            f"{count} images in one request, more than the limit of {limit} (max_images_per_request); "
+            "split the request",
+            field="images",
+        )
+
+
 def _prepare_all(
-    images: Sequence[bytes], names: Sequence[str], spec: InputSpec, max_pixels: int
+    images: Sequence[bytes], names: Sequence[str], spec: InputSpec, limits: DetectLimits
 ) -> list[Prepared]:
+    budget = PixelBudget(limits.max_request_pixels)
     return [
-        prepare_image(data, spec, max_pixels=max_pixels, field=name)
+        prepare_image(data, spec, max_pixels=limits.max_pixels, field=name, budget=budget)
         for data, name in zip(images, names, strict=True)
     ]
 
@@ -134,24 +170,25 @@ async def detect(
     options: DetectOptions,
     *,
     cpu_pool: Executor,
-    max_pixels: int,
-    inline_bytes: int,
+    limits: DetectLimits,
     timeout_s: float,
 ) -> DetectionResult:
     """Run detection for a list of encoded images on model version ``mv`` (ready, with a batcher).
 
-    Images decode in ``cpu_pool``, or on the calling loop when they total at most ``inline_bytes``; each may
-    have at most ``max_pixels`` pixels; the whole request has ``timeout_s``.
+    Images decode in ``cpu_pool``, or on the calling loop when they total at most ``limits.inline_bytes``;
+    the whole request has ``timeout_s``. When one chunk of a multi-image request fails (or the request is
+    cancelled: a client gone), its other chunks leave the queue instead of running for nobody.
     """
     assert mv.batcher is not None
+    check_image_count(len(images), limits.max_images)
     started = time.monotonic()
     spec = mv.input_spec()
-    if sum(len(b) for b in images) <= inline_bytes:
+    if sum(len(b) for b in images) <= limits.inline_bytes:
         # small payloads decode in well under a millisecond: a thread hop would cost more than it saves
-        prepared = _prepare_all(images, names, spec, max_pixels)
+        prepared = _prepare_all(images, names, spec, limits)
     else:
         loop = asyncio.get_running_loop()
-        prepared = await loop.run_in_executor(cpu_pool, _prepare_all, images, names, spec, max_pixels)
+        prepared = await loop.run_in_executor(cpu_pool, _prepare_all, images, names, spec, limits)
     preprocess_s = time.monotonic() - started
     tensor = np.stack([p.tensor for p in prepared]) if len(prepared) > 1 else prepared[0].tensor[None]
     input_name = spec.name
@@ -161,12 +198,13 @@ async def detect(
     if len(prepared) <= step:
         chunks = [await mv.batcher.submit({input_name: tensor}, timeout_s=remaining)]
     else:
-        chunks = await asyncio.gather(
-            *(
-                mv.batcher.submit({input_name: tensor[i : i + step]}, timeout_s=remaining)
+        # a task group cancels the other chunks at the first failure: cancelled, they leave the queue
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(mv.batcher.submit({input_name: tensor[i : i + step]}, timeout_s=remaining))
                 for i in range(0, len(prepared), step)
-            )
-        )
+            ]
+        chunks = [t.result() for t in tasks]
     outputs = mv.metadata.get("outputs", {})
     keys = {k: outputs.get(k, k) for k in ("boxes", "scores", "labels", "num_detections")}
     if len(chunks) == 1:

@@ -20,6 +20,7 @@ from ..errors import InvalidInput, PayloadTooLarge
 
 __all__ = [
     "InputSpec",
+    "PixelBudget",
     "Prepared",
     "boxes_in_image",
     "boxes_to_image",
@@ -53,8 +54,30 @@ class Prepared:
     scale: float
 
 
-def decode_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image.Image:
+class PixelBudget:
+    """The decoded pixels one request may still spend on its images (``limit`` in all)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def spend(self, pixels: int, field: str) -> None:
+        """Count one image's pixels, before it is decoded; `PayloadTooLarge` past the limit."""
+        self.used += pixels
+        if self.used > self.limit:
+            raise PayloadTooLarge(
+                f"the request's images hold more than {self.limit} pixels in all (max_request_pixels); "
+                "send fewer or smaller images per request",
+                field=field,
+            )
+
+
+def decode_image(
+    data: bytes, *, max_pixels: int, field: str = "image", budget: PixelBudget | None = None
+) -> Image.Image:
     """Decode encoded bytes (JPEG, PNG, WebP, ...) into a fully loaded Pillow image.
+
+    The size is read from the header first: more than ``max_pixels``, or more than the request's
+    ``budget`` has left, is refused before anything is decoded.
 
     Raises:
         InvalidInput: empty, undecodable or truncated data.
@@ -73,6 +96,8 @@ def decode_image(data: bytes, *, max_pixels: int, field: str = "image") -> Image
                     f"of {max_pixels} pixels",
                     field=field,
                 )
+            if budget is not None:
+                budget.spend(width * height, field)
             image.load()
             # the EXIF orientation (phone photos): boxes come back in the frame the user sees
             image = ImageOps.exif_transpose(image)
@@ -153,9 +178,16 @@ def _normalisation_table(
     return np.stack([((values * scale - m) / sd).astype(np.float32) for m, sd in zip(mean, std, strict=True)])
 
 
-def prepare_image(data: bytes, spec: InputSpec, *, max_pixels: int, field: str = "image") -> Prepared:
+def prepare_image(
+    data: bytes,
+    spec: InputSpec,
+    *,
+    max_pixels: int,
+    field: str = "image",
+    budget: PixelBudget | None = None,
+) -> Prepared:
     """Decode, convert to RGB and letterbox one encoded image (runs in a worker thread)."""
-    rgb = to_rgb(decode_image(data, max_pixels=max_pixels, field=field))
+    rgb = to_rgb(decode_image(data, max_pixels=max_pixels, field=field, budget=budget))
     tensor, s = letterbox(rgb, spec)
     return Prepared(tensor, rgb.shape[1], rgb.shape[0], s)
 

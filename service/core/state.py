@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from ..errors import InvalidInput, Unavailable
 from ..settings import Settings
 from .auth import ApiKeys
-from .detection import DetectionResult, DetectOptions, detect
+from .detection import DetectionResult, DetectLimits, DetectOptions, detect
 from .metrics import Metrics
 from .repository import ModelRegistry, ModelVersion, scan_repository
 
@@ -47,6 +47,12 @@ class ServiceState:
         self.settings = settings
         self.registry: ModelRegistry = scan_repository(settings.model_repository)
         self.api_keys = ApiKeys(settings.api_keys)
+        self.detect_limits = DetectLimits(
+            max_images=settings.max_images_per_request,
+            max_pixels=settings.max_image_pixels,
+            max_request_pixels=settings.max_request_pixels,
+            inline_bytes=settings.inline_preprocess_bytes,
+        )
         self.metrics = Metrics()
         self.draining = False
         self.inflight = 0
@@ -181,16 +187,14 @@ class ServiceState:
     ) -> DetectionResult:
         """`service.core.detection.detect` with this service's pool and limits (``timeout_s``: the
         setting)."""
-        s = self.settings
         return await detect(
             mv,
             images,
             names,
             options,
             cpu_pool=self.cpu_pool,
-            max_pixels=s.max_image_pixels,
-            inline_bytes=s.inline_preprocess_bytes,
-            timeout_s=s.request_timeout_s if timeout_s is None else timeout_s,
+            limits=self.detect_limits,
+            timeout_s=self.settings.request_timeout_s if timeout_s is None else timeout_s,
         )
 
     async def in_cpu_pool(self, fn: Callable[..., T], *args: Any) -> T:

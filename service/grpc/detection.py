@@ -15,9 +15,9 @@ from typing import Any, TypeAlias
 
 from .._proto import detection_pb2 as pb
 from .._proto import detection_pb2_grpc as pb_grpc
-from ..core.detection import parse_detect_options
+from ..core.detection import check_image_count, parse_detect_options
 from ..core.state import ServiceState
-from ..errors import InternalError, InvalidInput, ServiceError, Unavailable
+from ..errors import InternalError, ServiceError, Unavailable
 from .interceptor import call_timeout, checked
 
 __all__ = ["DEFAULT_MODEL", "DetectionServicer"]
@@ -38,8 +38,7 @@ class DetectionServicer(pb_grpc.DetectionServiceServicer):  # type: ignore[misc]
 
     async def _detect(self, request: pb.DetectRequest, context: Context) -> pb.DetectResponse:
         request = checked(request)  # a stream's messages arrive as they parsed
-        if not request.images:
-            raise InvalidInput("images: at least one encoded image is needed", field="images")
+        check_image_count(len(request.images), self._state.settings.max_images_per_request)
         options = parse_detect_options(
             {
                 "score_threshold": request.score_threshold if request.HasField("score_threshold") else None,

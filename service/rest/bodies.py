@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 import orjson
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
 from ..core.arrays import array_from_bytes
+from ..core.detection import check_image_count
 from ..errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = [
@@ -73,20 +75,29 @@ class ImagesBody:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-async def read_images(request: Request) -> ImagesBody:
+async def read_images(request: Request, *, max_images: int) -> ImagesBody:
     """Read the images of a detect request in any of the three accepted forms.
 
     * ``multipart/form-data``: every file part is an image; other parts are options;
     * ``image/jpeg``, ``image/png``, ``image/webp``: the body is one image;
     * ``application/json``: ``{"images": ["<base64>", ...], ...options}``.
 
+    At most ``max_images`` images, counted before any is decoded (base64 included).
+
     Raises:
         UnsupportedMediaType: any other Content-Type.
         InvalidInput: no image, bad base64, malformed JSON.
+        PayloadTooLarge: more than ``max_images`` images.
     """
     kind = media_type(request)
     if kind == "multipart/form-data":
-        form = await request.form(max_files=1024, max_fields=64)
+        try:
+            # one file more than the limit, so that too many files get the limit's own answer
+            form = await request.form(max_files=max_images + 1, max_fields=64)
+        except StarletteHTTPException as exc:
+            if "files" in str(exc.detail):
+                check_image_count(max_images + 1, max_images)
+            raise
         try:
             images, names, options = [], [], {}
             for key, value in form.multi_items():
@@ -99,6 +110,7 @@ async def read_images(request: Request) -> ImagesBody:
             await form.close()
         if not images:
             raise InvalidInput("the multipart body has no file part", field="files")
+        check_image_count(len(images), max_images)
         return ImagesBody(images, names, options)
     if kind in IMAGE_TYPES:
         return ImagesBody([await request.body()], ["body"])
@@ -109,6 +121,7 @@ async def read_images(request: Request) -> ImagesBody:
         encoded = doc.pop("images")
         if not isinstance(encoded, list) or not encoded:
             raise InvalidInput('"images" must be a non-empty list of base64 strings', field="images")
+        check_image_count(len(encoded), max_images)
         images = []
         for i, item in enumerate(encoded):
             if not isinstance(item, str):

@@ -132,7 +132,7 @@ async def _detect(request: Request, name: str, version: str | None) -> JSONRespo
     state: ServiceState = request.app.state.service
     query = _query_options(request)
     mv = state.detector(name, version)
-    body = await read_images(request)
+    body = await read_images(request, max_images=state.settings.max_images_per_request)
     options = parse_detect_options(query, body.options)  # the query wins over form fields / JSON members
     result = await state.detect(mv, body.images, body.names, options)
     return JSONBody(result.to_dict())
