@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._version import __version__
 from .errors import (
+    AnswerTooLarge,
     InternalError,
     InvalidInput,
     MethodNotAllowed,
@@ -26,6 +27,7 @@ from .runtime import Runtime
 from .settings import Settings
 
 __all__ = [
+    "AnswerTooLarge",
     "InternalError",
     "InvalidInput",
     "MethodNotAllowed",

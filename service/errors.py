@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from losses import LossInputError
 
 __all__ = [
+    "AnswerTooLarge",
     "InternalError",
     "InvalidInput",
     "MethodNotAllowed",
@@ -130,6 +131,15 @@ class PayloadTooLarge(ServiceError):
     http_status = 413
     grpc_code = "RESOURCE_EXHAUSTED"
     title = "Payload too large"
+
+
+class AnswerTooLarge(ServiceError):
+    """The answer asked for, in the form asked for, would be larger than the configured limit (406: another
+    representation, such as ``application/x-npz``, is what the client should accept)."""
+
+    http_status = 406
+    grpc_code = "RESOURCE_EXHAUSTED"
+    title = "Answer too large"
 
 
 class UnsupportedMediaType(ServiceError):

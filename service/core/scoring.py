@@ -11,7 +11,6 @@ soft); multiclass ``predictions`` are ``[..., C]`` and ``labels`` class indices 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,10 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 import losses
 from losses import LossInputError
 
-from ..errors import InvalidInput, map_errors
+from ..errors import AnswerTooLarge, InvalidInput, map_errors
 from .arrays import check_elements
 
-__all__ = ["LossSpec", "LossValue", "ScoreOptions", "ScoreResult", "as_array", "score"]
+__all__ = ["LossSpec", "LossValue", "ScoreOptions", "ScoreResult", "as_array", "check_answer_size", "score"]
 
 #: the request's argument name for each argument name the loss library reports
 _ARGUMENT = {
@@ -78,6 +77,12 @@ class ScoreOptions(BaseModel):
     gradient: bool = False
     anatomy: bool = False
 
+    def answer_elements(self, elements: int) -> int:
+        """At most how many array elements the answer to ``elements`` predictions holds (per-sample values
+        of every loss asked or left unreduced, gradients), known before anything is computed."""
+        unreduced = sum(1 for spec in self.losses if self.per_sample or spec.reduction == "none")
+        return elements * (unreduced + (len(self.losses) if self.gradient else 0))
+
 
 @dataclass(frozen=True)
 class LossValue:
@@ -109,20 +114,16 @@ class ScoreResult:
     clamped_count: int
     elements: int
 
-    def to_npz(self) -> bytes:
-        """The result as an ``.npz``: ``summary`` (the JSON answer without arrays, as a string) and the arrays
-        ``losses.<i>.per_sample`` / ``losses.<i>.gradient`` in their own dtype and shape."""
-        arrays: dict[str, np.ndarray] = {}
-        summary = self.to_dict(arrays=False)
+    def npz_arrays(self) -> dict[str, np.ndarray]:
+        """The result as the arrays of an ``.npz`` answer: ``summary`` (the JSON answer without arrays, as a
+        string) and ``losses.<i>.per_sample`` / ``losses.<i>.gradient`` in their own dtype and shape."""
+        arrays: dict[str, np.ndarray] = {"summary": np.array(json.dumps(self.to_dict(arrays=False)))}
         for i, v in enumerate(self.losses):
             if v.per_sample is not None:
                 arrays[f"losses.{i}.per_sample"] = v.per_sample
             if v.gradient is not None:
                 arrays[f"losses.{i}.gradient"] = v.gradient
-        buffer = io.BytesIO()
-        arrays["summary"] = np.array(json.dumps(summary))
-        np.savez(buffer, **arrays)  # type: ignore[arg-type]
-        return buffer.getvalue()
+        return arrays
 
     def to_dict(self, *, arrays: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -145,6 +146,18 @@ def as_array(value: Any, field: str, *, max_elements: int) -> np.ndarray:
         raise InvalidInput(f"must be a rectangular numeric array, got dtype {array.dtype}", field=field)
     check_elements(array.size, field, max_elements)
     return array
+
+
+def check_answer_size(options: ScoreOptions, elements: int, limit: int, *, setting: str, advice: str) -> None:
+    """Refuse, before computing, an answer that would hold more than ``limit`` array elements
+    (`AnswerTooLarge` naming the ``setting`` behind the limit, with ``advice`` on what to do instead)."""
+    count = options.answer_elements(elements)
+    if count > limit:
+        raise AnswerTooLarge(
+            f"the answer would hold {count} array elements, more than the limit of {limit} ({setting}); "
+            + advice,
+            field="per_sample" if options.per_sample else "gradient",
+        )
 
 
 def score(predictions: np.ndarray, labels: np.ndarray | None, options: ScoreOptions) -> ScoreResult:

@@ -23,7 +23,7 @@ from .._proto import scoring_pb2 as pb
 from .._proto import scoring_pb2_grpc as pb_grpc
 from ..core.arrays import array_from_bytes, check_elements, check_shape
 from ..core.datatypes import ARRAY_DTYPES
-from ..core.scoring import ScoreOptions, ScoreResult, score
+from ..core.scoring import ScoreOptions, ScoreResult, check_answer_size, score
 from ..core.state import ServiceState
 from ..errors import InvalidInput, Timeout, map_errors
 from .interceptor import call_timeout
@@ -182,6 +182,14 @@ class ScoringServicer(pb_grpc.ScoringServiceServicer):  # type: ignore[misc]
                 request.labels, "labels", max_elements=limit, data=views.get(_LABELS, b"")
             )
         options = options_from_proto(request)
+        settings = self._state.settings
+        check_answer_size(  # float64 arrays: 8 bytes an element, within one message
+            options,
+            int(predictions.size),
+            settings.grpc_max_message_bytes // 8,
+            setting="grpc_max_message_bytes",
+            advice="ask for fewer arrays per call, or split the predictions",
+        )
         timeout_s = call_timeout(self._state, context)
         try:
             result = await asyncio.wait_for(

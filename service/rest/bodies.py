@@ -8,6 +8,7 @@ import io
 import json
 import struct
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from ..errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 __all__ = [
     "IMAGE_TYPES",
     "ImagesBody",
+    "iter_npz",
     "load_npy",
     "load_npz",
     "media_type",
@@ -197,6 +199,53 @@ def load_npz(raw: bytes, *, names: tuple[str, ...], max_elements: int) -> dict[s
                 raise InvalidInput(f"could not read array {name!r}: {exc}", field=name) from None
             out[name] = load_npy(data, field_name=name, max_elements=max_elements)
         return out
+
+
+class _Sink(io.RawIOBase):
+    """A write-only, non-seekable file that keeps what is written until `drain` hands it on."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._parts.append(chunk)
+        self._position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._position
+
+    def drain(self) -> bytes:
+        out, self._parts = b"".join(self._parts), []
+        return out
+
+
+#: Bytes of array data written between two chunks of a streamed ``.npz`` answer.
+NPZ_CHUNK_BYTES = 4 << 20
+
+
+def iter_npz(arrays: dict[str, np.ndarray], chunk_bytes: int = NPZ_CHUNK_BYTES) -> Iterator[bytes]:
+    """An ``.npz`` (what ``np.savez`` writes: a stored zip of ``.npy`` members) as a stream of chunks, so that
+    a large answer is never held twice; ``np.load`` reads it back."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            contiguous = array if array.flags.c_contiguous else np.array(array, order="C")  # keeps 0-d
+            header = io.BytesIO()
+            np.lib.format.write_array_header_2_0(header, np.lib.format.header_data_from_array_1_0(contiguous))
+            data = contiguous.reshape(-1).view(np.uint8).data  # a memoryview, no copy
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                member.write(header.getvalue())
+                for start in range(0, len(data), chunk_bytes):
+                    member.write(data[start : start + chunk_bytes])
+                    yield sink.drain()
+            yield sink.drain()
+    yield sink.drain()
 
 
 def _stored_member(raw: bytes, info: zipfile.ZipInfo) -> memoryview:

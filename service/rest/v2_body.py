@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.datatypes import datatype_of
-from ..errors import InvalidInput
+from ..errors import AnswerTooLarge, InvalidInput
 from ..oip.codec import tensor_from_json, tensor_from_raw, tensor_to_json, tensor_to_raw
 from .bodies import parse_json
 
@@ -125,9 +125,25 @@ def decode_request(
 
 
 def encode_response(
-    model: str, version: str, request_id: Any, outputs: dict[str, Any], binary: set[str]
+    model: str,
+    version: str,
+    request_id: Any,
+    outputs: dict[str, Any],
+    binary: set[str],
+    json_limit: int | None = None,
 ) -> tuple[bytes, int | None]:
-    """The response body (JSON header + binary outputs) and its header length (None when all JSON)."""
+    """The response body (JSON header + binary outputs) and its header length (None when all JSON).
+
+    Outputs answered as JSON may hold at most ``json_limit`` elements in all (`AnswerTooLarge` beyond, with
+    the advice to ask for binary data).
+    """
+    as_json = sum(a.size for name, a in outputs.items() if name not in binary and "*" not in binary)
+    if json_limit is not None and as_json > json_limit:
+        raise AnswerTooLarge(
+            f"the outputs would put {as_json} elements in JSON, more than the limit of {json_limit} "
+            '(max_json_answer_elements); ask for binary data ("parameters": {"binary_data_output": true})',
+            field="outputs",
+        )
     described: list[dict[str, Any]] = []
     blobs: list[bytes] = []
     for name, array in outputs.items():

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
-from ...core.scoring import ScoreOptions, as_array, score
+from ...core.scoring import ScoreOptions, as_array, check_answer_size, score
 from ...core.state import ServiceState
 from ...errors import InvalidInput, UnsupportedMediaType, map_errors
-from ..bodies import load_npy, load_npz, media_type, parse_json
+from ..bodies import iter_npz, load_npy, load_npz, media_type, parse_json
 from ..responses import JSONBody
 from . import get_state
 
@@ -92,6 +92,7 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
     kind = media_type(request)
     limit = state.settings.max_score_elements
     want_npz = "application/x-npz" in request.headers.get("accept", "")
+    json_limit = state.settings.max_json_answer_elements
     if kind == "application/json":
         raw = await request.body()
         doc = await state.in_cpu_pool(parse_json, raw)
@@ -106,7 +107,8 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
         options = _options(_query_options(request))
         raw = await request.body()
         # one trip to the CPU pool for parse + score + answer: a large body is one event-loop wake-up
-        return _response(await state.in_cpu_pool(_score_npz, raw, limit, options, want_npz))
+        answer = await state.in_cpu_pool(_score_npz, raw, limit, options, want_npz, json_limit)
+        return _response(answer)
     elif kind == "multipart/form-data":
         predictions, labels, options = await _multipart(request, limit)
     else:
@@ -115,26 +117,42 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
             "or multipart/form-data",
             field="Content-Type",
         )
-    return _response(await state.in_cpu_pool(_score, predictions, labels, options, want_npz))
+    return _response(await state.in_cpu_pool(_score, predictions, labels, options, want_npz, json_limit))
+
+
+#: An answer: the arrays of a streamed ``.npz`` (``Accept: application/x-npz``), or the JSON document.
+Answer = tuple[Literal["npz"], dict[str, np.ndarray]] | tuple[Literal["json"], dict[str, Any]]
 
 
 def _score(
-    predictions: np.ndarray, labels: np.ndarray | None, options: ScoreOptions, want_npz: bool
-) -> bytes | dict[str, Any]:
-    """Score, then the answer: ``.npz`` bytes, or the JSON document."""
+    predictions: np.ndarray,
+    labels: np.ndarray | None,
+    options: ScoreOptions,
+    want_npz: bool,
+    json_limit: int,
+) -> Answer:
+    """Score, then the answer; a JSON answer past ``json_limit`` array elements is refused before scoring."""
+    if not want_npz:
+        check_answer_size(
+            options,
+            int(predictions.size),
+            json_limit,
+            setting="max_json_answer_elements",
+            advice="ask for the arrays as an .npz (Accept: application/x-npz)",
+        )
     result = score(predictions, labels, options)
-    return result.to_npz() if want_npz else result.to_dict()
+    return ("npz", result.npz_arrays()) if want_npz else ("json", result.to_dict())
 
 
-def _score_npz(raw: bytes, limit: int, options: ScoreOptions, want_npz: bool) -> bytes | dict[str, Any]:
+def _score_npz(raw: bytes, limit: int, options: ScoreOptions, want_npz: bool, json_limit: int) -> Answer:
     arrays = load_npz(raw, names=("predictions", "labels"), max_elements=limit)
-    return _score(arrays["predictions"], arrays["labels"], options, want_npz)
+    return _score(arrays["predictions"], arrays["labels"], options, want_npz, json_limit)
 
 
-def _response(answer: bytes | dict[str, Any]) -> Response:
-    if isinstance(answer, bytes):
-        return Response(answer, media_type="application/x-npz")
-    return JSONBody(answer)
+def _response(answer: Answer) -> Response:
+    if answer[0] == "npz":
+        return StreamingResponse(iter_npz(answer[1]), media_type="application/x-npz")
+    return JSONBody(answer[1])
 
 
 def _arrays(predictions: Any, labels: Any, limit: int) -> tuple[np.ndarray, np.ndarray | None]:

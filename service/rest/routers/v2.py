@@ -110,7 +110,12 @@ async def _infer(request: Request, name: str, version: str | None, dataplane: Da
         name, version, inputs, parameters, requested or None, settings.request_timeout_s
     )
     payload, json_length = encode_response(
-        result.model, result.version, header.get("id"), result.outputs, binary
+        result.model,
+        result.version,
+        header.get("id"),
+        result.outputs,
+        binary,
+        settings.max_json_answer_elements,
     )
     headers: dict[str, str] = {}
     if json_length is not None:
