@@ -27,6 +27,7 @@ __all__ = [
     "NotFound",
     "Overloaded",
     "PayloadTooLarge",
+    "RequestTimeout",
     "ServiceError",
     "Timeout",
     "Unauthenticated",
@@ -171,6 +172,17 @@ class Timeout(ServiceError):
     http_status = 504
     grpc_code = "DEADLINE_EXCEEDED"
     title = "Timeout"
+
+
+class RequestTimeout(ServiceError):
+    """The client did not send its request (its body) in time (408; the connection is closed)."""
+
+    http_status = 408
+    grpc_code = "DEADLINE_EXCEEDED"
+    title = "Request timeout"
+
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}
 
 
 class Unavailable(ServiceError):

@@ -32,6 +32,7 @@ from .core.state import ServiceState
 from .grpc import GrpcServer
 from .oip import Dataplane
 from .rest import create_app
+from .rest.protocol import with_header_timeout
 from .settings import Settings
 
 __all__ = ["Runtime", "serve"]
@@ -69,10 +70,13 @@ class Runtime:
         self.grpc = GrpcServer(self.state, self.dataplane)
         config = uvicorn.Config(
             self.app,
+            http=with_header_timeout(settings.header_timeout_s),
             log_level=settings.log_level,
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)),
+            timeout_keep_alive=max(1, round(settings.idle_timeout_s)),
+            limit_concurrency=settings.max_connections,
         )
         self.rest = _RestServer(config)
         self.http_port = 0

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BatchPlan", "plan_batch", "signature_of"]
+from ..errors import InvalidInput
+
+__all__ = ["BatchPlan", "plan_batch", "rows_of", "signature_of"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,20 @@ def plan_batch(
 def signature_of(inputs: Mapping[str, np.ndarray]) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
     """The batch-compatibility key of one request: sorted (name, dtype, per-row shape)."""
     return tuple(sorted((k, v.dtype.str, tuple(v.shape[1:])) for k, v in inputs.items()))
+
+
+def rows_of(arrays: Mapping[str, np.ndarray]) -> int:
+    """The batch rows of one request: every input's first dimension, equal and >= 1.
+
+    Raises:
+        InvalidInput: no input, a scalar, or inputs that disagree.
+    """
+    if not arrays:
+        raise InvalidInput("a request needs at least one input tensor", field="inputs")
+    rows = {k: (v.shape[0] if v.ndim else -1) for k, v in arrays.items()}
+    distinct = set(rows.values())
+    if len(distinct) != 1 or min(distinct) < 1:
+        raise InvalidInput(
+            f"every input needs the same batch dimension >= 1, got {rows}", field=next(iter(arrays))
+        )
+    return distinct.pop()

@@ -25,7 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import InternalError, InvalidInput, Overloaded, ServiceError, Timeout, Unavailable
-from .batch_plan import plan_batch, signature_of
+from .batch_plan import plan_batch, rows_of, signature_of
 
 __all__ = ["BatchObserver", "BatchResult", "Batcher", "RunFn"]
 
@@ -158,7 +158,7 @@ class Batcher:
             InternalError: the batch this request ran in failed.
         """
         arrays = {k: np.asarray(v) for k, v in inputs.items()}
-        rows = _rows_of(arrays)
+        rows = rows_of(arrays)
         if rows > self.max_batch_size:
             raise InvalidInput(
                 f"{rows} rows in one request exceed the max batch size {self.max_batch_size} of model "
@@ -173,7 +173,8 @@ class Batcher:
                 retry_after=max(1.0, self._recent_batch_s * len(self._queue) / max(1, self.max_batch_size)),
             )
         future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(arrays, rows, signature_of(arrays), future))
+        pending = _Pending(arrays, rows, signature_of(arrays), future)
+        self._queue.append(pending)
         self._report_depth()
         self._wakeup.set()
         try:
@@ -182,6 +183,19 @@ class Batcher:
             raise Timeout(
                 f"model {self.model} did not answer within the request timeout of {timeout_s:g} s"
             ) from None
+        finally:
+            if not future.done() or future.cancelled():
+                self._withdraw(pending)
+
+    def _withdraw(self, pending: _Pending) -> None:
+        """Take a request that nobody waits for any more (timed out, cancelled) out of the queue at once, so
+        it neither holds a place nor joins a batch."""
+        try:
+            self._queue.remove(pending)
+        except ValueError:  # already taken into a batch
+            return
+        self._report_depth()
+        self._wakeup.set()
 
     async def _loop(self) -> None:
         while True:
@@ -283,15 +297,3 @@ class Batcher:
     def _report_depth(self) -> None:
         if self._observer is not None:
             self._observer.queue_depth(self.model, self.version, len(self._queue))
-
-
-def _rows_of(arrays: Mapping[str, np.ndarray]) -> int:
-    if not arrays:
-        raise InvalidInput("a request needs at least one input tensor", field="inputs")
-    rows = {k: (v.shape[0] if v.ndim else -1) for k, v in arrays.items()}
-    distinct = set(rows.values())
-    if len(distinct) != 1 or min(distinct) < 1:
-        raise InvalidInput(
-            f"every input needs the same batch dimension >= 1, got {rows}", field=next(iter(arrays))
-        )
-    return distinct.pop()

@@ -5,12 +5,14 @@ Its refusals are rendered by `service.rest.problems.render`, in the form of the 
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.state import ServiceState
-from ..errors import InvalidInput, PayloadTooLarge, ServiceError, Unauthenticated, Unavailable
+from ..errors import InvalidInput, PayloadTooLarge, RequestTimeout, ServiceError, Unauthenticated, Unavailable
 from .problems import render
 
 __all__ = ["OPEN_PATHS", "EdgeMiddleware"]
@@ -53,7 +55,7 @@ class EdgeMiddleware:
             else:
                 self.state.enter()
                 try:
-                    await self.app(scope, self._limited(receive), send_counting)
+                    await self._serve(scope, receive, send_counting, status)
                 finally:
                     self.state.leave()
         finally:
@@ -86,16 +88,78 @@ class EdgeMiddleware:
                 )
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
-        seen = [0]
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, status: list[int]) -> None:
+        """Run the app; a POST whose client goes away once its body is in is cancelled, so that its queued
+        work leaves the batcher instead of running for nobody (status 499 in the metrics)."""
+        if scope["method"] != "POST":
+            await self.app(scope, self._limited(receive), send)
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        answered = False
+        gone = False
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not answered:  # uvicorn also says disconnect once the answer is complete
+                gone = True
+                task.cancel()
+
+        watcher: list[asyncio.Task[None]] = []
+
+        def body_complete() -> None:
+            watcher.append(asyncio.get_running_loop().create_task(watch()))
+
+        async def send_marking(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = True
+            await send(message)
+
+        try:
+            await self.app(scope, self._limited(receive, body_complete), send_marking)
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            task.uncancel()
+            status[0] = 499
+        finally:
+            for w in watcher:
+                w.cancel()
+
+    def _limited(self, receive: Receive, on_complete: Callable[[], None] | None = None) -> Receive:
+        """``receive`` with the body limit and the body deadline: the body must be in within
+        ``body_timeout_s`` plus its size at ``min_body_rate_bytes_s`` (`RequestTimeout`, 408, after).
+        ``on_complete`` is called once the whole body is in."""
         limit = self.limit
+        settings = self.state.settings
+        allowance, rate = settings.body_timeout_s, float(settings.min_body_rate_bytes_s)
+        started = time.monotonic()
+        seen = 0
+        complete = False
 
         async def receive_limited() -> Message:
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # after the body, receive only waits for a disconnect: no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout(started + allowance + seen / rate - time.monotonic()):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"the body did not arrive in time ({seen} bytes in {time.monotonic() - started:.1f} s; "
+                    f"allowed: {allowance:g} s plus {rate:g} bytes/s)",
+                    field="body",
+                ) from None
             if message["type"] == "http.request":
-                seen[0] += len(message.get("body", b""))
-                if seen[0] > limit:
+                seen += len(message.get("body", b""))
+                if seen > limit:
                     raise PayloadTooLarge(f"the body is more than the limit of {limit} bytes", field="body")
+                complete = not message.get("more_body", False)
+                if complete and on_complete is not None:
+                    on_complete()
             return message
 
         return receive_limited
