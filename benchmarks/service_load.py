@@ -120,8 +120,9 @@ def _bare_app(grpc_port: int | None = None) -> Any:
         from grpc import aio
 
         from service.grpc.server import server_options
+        from service.settings import Settings
 
-        server = aio.server(options=server_options(1 << 30))
+        server = aio.server(options=server_options(Settings(grpc_max_message_bytes=1 << 30)))
 
         async def receive(request: bytes, context: Any) -> bytes:
             return b""

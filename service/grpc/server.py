@@ -30,6 +30,7 @@ from .._proto import (
 )
 from ..core.state import ServiceState
 from ..oip import Dataplane
+from ..settings import Settings
 from .detection import DetectionServicer
 from .inference import InferenceServicer
 from .interceptor import EdgeInterceptor
@@ -49,12 +50,22 @@ _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
-    """Channel arguments of the server: message limits both ways, and transport settings for large messages
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    """Channel arguments of the server: message limits both ways; connection limits (a handshake deadline,
+    keepalive pings that drop dead peers, idle and age limits); transport settings for large messages
     (packed arrays) that read the socket in big chunks and open the flow-control window."""
+    max_message_bytes = settings.grpc_max_message_bytes
+    keepalive_ms = round(settings.grpc_keepalive_s * 1000)
     return [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.server_handshake_timeout_ms", round(settings.header_timeout_s * 1000)),
+        ("grpc.keepalive_time_ms", keepalive_ms),
+        ("grpc.keepalive_timeout_ms", min(20_000, keepalive_ms)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.max_connection_idle_ms", round(settings.grpc_max_connection_idle_s * 1000)),
+        ("grpc.max_connection_age_ms", round(settings.grpc_max_connection_age_s * 1000)),
+        ("grpc.max_connection_age_grace_ms", round(settings.shutdown_grace_s * 1000)),
         ("grpc.so_reuseport", 0),
         ("grpc.experimental.tcp_read_chunk_size", 4 << 20),
         ("grpc.experimental.tcp_min_read_chunk_size", 1 << 20),
@@ -99,7 +110,7 @@ class GrpcServer:
         state = self.state
         self._server = aio.server(
             interceptors=[EdgeInterceptor(state)],
-            options=server_options(state.settings.grpc_max_message_bytes),
+            options=server_options(state.settings),
         )
         self.health = health.aio.HealthServicer()
         registrations: list[tuple[Callable[[Any, Any], None], Any]] = [
