@@ -2,7 +2,8 @@
 servers (a bare FastAPI endpoint, and beside it a bare gRPC server with the service's channel arguments that
 only receives; a naive one-session-call-per-request handler), plus small shared helpers.
 
-    python benchmarks/service_load.py _load URL BODY_FILE CONTENT_TYPE CONCURRENCY SECONDS   -> JSON stats
+    python benchmarks/service_load.py _load URL BODY_FILE CONTENT_TYPE CONCURRENCY SECONDS [HEADER ...]
+                                                                                   -> JSON stats
     python benchmarks/service_load.py _bare [--grpc-port G] --port P
     python benchmarks/service_load.py _naive REPOSITORY MODEL --port P
 """
@@ -51,7 +52,7 @@ def wait_ready(url: str, path: str, proc: subprocess.Popen[bytes], timeout: floa
 
 
 async def _load(
-    url: str, body: bytes, content_type: str, concurrency: int, duration: float
+    url: str, body: bytes, content_type: str, concurrency: int, duration: float, headers: str = ""
 ) -> dict[str, Any]:
     """``concurrency`` keep-alive HTTP/1.1 connections on raw asyncio streams, each a closed loop.
 
@@ -64,7 +65,7 @@ async def _load(
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     request = (
         f"POST {parts.path}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
     ).encode() + body
     latencies: list[float] = []
     errors = total = 0
@@ -210,9 +211,11 @@ def process_cpu_seconds(pid: int) -> float:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_load":
         url, body_file, content_type, conc, duration = sys.argv[2:7]
+        extra = "".join(f"{line}\r\n" for line in sys.argv[7:])  # further arguments: "Name: value" headers
         import uvloop
 
-        stats = uvloop.run(_load(url, Path(body_file).read_bytes(), content_type, int(conc), float(duration)))
+        body = Path(body_file).read_bytes()
+        stats = uvloop.run(_load(url, body, content_type, int(conc), float(duration), extra))
         print(json.dumps(stats))
     elif len(sys.argv) > 1 and sys.argv[1] == "_bare":
         from service.core.memory import keep_large_buffers

@@ -107,32 +107,73 @@ def _flatten(data: object, field: str) -> list[object]:
     return flat
 
 
-def tensor_from_json(data: object, datatype: str, shape: Sequence[int], field: str) -> npt.NDArray[Any]:
-    """A tensor from JSON ``data`` (flat row-major or nested); the element count must match ``shape``."""
+def tensor_from_json(
+    data: object, datatype: str, shape: Sequence[int], field: str, *, check_bools: bool = True
+) -> npt.NDArray[Any]:
+    """A tensor from JSON ``data`` (flat row-major or nested); the element count must match ``shape``.
+
+    Numbers are checked by numpy over the whole array, not one by one: rectangular, numeric (``true`` /
+    ``false`` only for ``BOOL``), integral and within range for integer datatypes. ``check_bools=False``
+    skips the search for ``true`` / ``false`` among numbers, for a caller that knows the document has none.
+    """
     dims = check_shape(shape, field)
     dtype = dtype_of(datatype, field)
+    count = math.prod(dims)
+    if datatype == "BYTES":
+        return _bytes_from_json(data, dims, field)
+    try:
+        array = np.array(data if isinstance(data, list) else [data])
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            f"{field}: nested data mixes lists and scalars, or rows of different lengths", field=field
+        ) from None
+    if array.size != count:
+        raise InvalidInput(
+            f"{field}: {array.size} elements for shape {list(dims)} (expected {count})", field=field
+        )
+    if count == 0:
+        return np.zeros(dims, dtype=dtype)
+    kind = array.dtype.kind
+    if datatype == "BOOL":
+        if kind != "b":
+            raise InvalidInput(f"{field}: BOOL data must be true/false", field=field)
+        return array.reshape(dims)
+    if kind not in "iuf" or (check_bools and _holds_bools(data)):
+        raise InvalidInput(f"{field}: {datatype} data must be numbers", field=field)
+    if dtype.kind in "iu":
+        if kind == "f" and not np.array_equal(array, np.floor(array)):
+            raise InvalidInput(f"{field}: {datatype} data must be integers", field=field)
+        info = np.iinfo(dtype)
+        if array.min() < info.min or array.max() > info.max:
+            raise InvalidInput(f"{field}: a value is out of range for {datatype}", field=field)
+        return array.astype(dtype).reshape(dims)
+    with np.errstate(over="ignore"):
+        out = array.astype(dtype)
+    if not np.isfinite(out).all() and (np.isinf(out) & np.isfinite(array)).any():
+        raise InvalidInput(f"{field}: a value is out of range for {datatype}", field=field)
+    return out.reshape(dims)
+
+
+def _holds_bools(data: object) -> bool:
+    """Whether JSON ``true`` / ``false`` stand among the numbers (numpy would read them as 1 / 0)."""
+    if not isinstance(data, list):
+        return isinstance(data, bool)
+    if data and isinstance(data[0], list):
+        return any(_holds_bools(row) for row in data)
+    return bool in set(map(type, data))
+
+
+def _bytes_from_json(data: object, dims: tuple[int, ...], field: str) -> npt.NDArray[Any]:
     flat = _flatten(data, field)
     if len(flat) != math.prod(dims):
         raise InvalidInput(
             f"{field}: {len(flat)} elements for shape {list(dims)} (expected {math.prod(dims)})", field=field
         )
-    if datatype == "BYTES":
-        if not all(isinstance(x, str | bytes) for x in flat):
-            raise InvalidInput(f"{field}: BYTES data must be strings", field=field)
-        out = np.empty(len(flat), dtype=object)
-        out[:] = [x.encode() if isinstance(x, str) else x for x in flat]
-        return out.reshape(dims)
-    if datatype == "BOOL":
-        if not all(isinstance(x, bool) for x in flat):
-            raise InvalidInput(f"{field}: BOOL data must be true/false", field=field)
-    elif any(isinstance(x, bool) or not isinstance(x, int | float) for x in flat):
-        raise InvalidInput(f"{field}: {datatype} data must be numbers", field=field)
-    elif dtype.kind in "iu" and any(isinstance(x, float) and not x.is_integer() for x in flat):
-        raise InvalidInput(f"{field}: {datatype} data must be integers", field=field)
-    try:
-        return np.array(flat, dtype=dtype).reshape(dims)
-    except OverflowError:
-        raise InvalidInput(f"{field}: a value is out of range for {datatype}", field=field) from None
+    if not all(isinstance(x, str | bytes) for x in flat):
+        raise InvalidInput(f"{field}: BYTES data must be strings", field=field)
+    out = np.empty(len(flat), dtype=object)
+    out[:] = [x.encode() if isinstance(x, str) else x for x in flat]
+    return out.reshape(dims)
 
 
 def tensor_to_json(array: npt.NDArray[Any]) -> list[Any]:

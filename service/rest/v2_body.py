@@ -13,16 +13,26 @@ says ``binary_data_output: true`` (and the output does not say false).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
+import orjson
 
 from ..core.datatypes import datatype_of
 from ..errors import AnswerTooLarge, InvalidInput
 from ..oip.codec import tensor_from_json, tensor_from_raw, tensor_to_json, tensor_to_raw
 from .bodies import parse_json
+from .coding import decode_body
 
-__all__ = ["decode_request", "encode_response", "join_binary_body", "split_binary_body"]
+__all__ = [
+    "Decoded",
+    "decode_body_and_request",
+    "decode_request",
+    "encode_response",
+    "join_binary_body",
+    "split_binary_body",
+]
 
 
 def split_binary_body(body: bytes, header_length: int | None) -> tuple[dict[str, Any], memoryview]:
@@ -47,7 +57,7 @@ def split_binary_body(body: bytes, header_length: int | None) -> tuple[dict[str,
 
 def join_binary_body(header: Mapping[str, Any], blobs: Sequence[bytes]) -> tuple[bytes, int | None]:
     """A response body: the JSON header, then each binary blob; returns ``(body, header_length or None)``."""
-    head = json.dumps(header, separators=(",", ":")).encode()
+    head = orjson.dumps(header)
     if not blobs:
         return head, None
     return b"".join([head, *blobs]), len(head)
@@ -68,9 +78,10 @@ def _list(value: Any, field: str) -> list[Any]:
 
 
 def decode_request(
-    header: dict[str, Any], tail: bytes | memoryview
+    header: dict[str, Any], tail: bytes | memoryview, *, check_bools: bool = True
 ) -> tuple[dict[str, Any], dict[str, Any], list[str], set[str]]:
-    """Inputs, parameters, requested outputs and outputs wanted binary, from a parsed request.
+    """Inputs, parameters, requested outputs and outputs wanted binary, from a parsed request
+    (``check_bools=False``: the document holds no ``true`` / ``false``, see `tensor_from_json`).
 
     Returns:
         ``(inputs {name: array}, parameters, requested output names, names of outputs to send binary)``.
@@ -99,7 +110,7 @@ def decode_request(
             inputs[name] = tensor_from_raw(tail[offset : offset + size], datatype, shape, field)
             offset += size
         elif "data" in spec:
-            inputs[name] = tensor_from_json(spec["data"], datatype, shape, field)
+            inputs[name] = tensor_from_json(spec["data"], datatype, shape, field, check_bools=check_bools)
         else:
             raise InvalidInput(f"{field}: has neither data nor parameters.binary_data_size", field=field)
     if offset != len(tail):
@@ -163,3 +174,28 @@ def encode_response(
     if request_id is not None:
         header["id"] = request_id
     return join_binary_body(header, blobs)
+
+
+#: What `decode_body_and_request` finds: the JSON header, inputs, parameters, requested and binary outputs.
+Decoded = tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[str], set[str]]
+
+
+def decode_body_and_request(
+    body: bytes, content_encoding: str | None, header_length: int | None, max_bytes: int
+) -> Decoded:
+    """A whole infer request, from the bytes received: content coding undone, the JSON header parsed
+    (orjson), the tensors decoded (numpy). Pure CPU work: large bodies run it off the event loop."""
+    body = decode_body(body, content_encoding, max_bytes)
+    header, tail = split_binary_body(body, header_length)
+    head = body if header_length is None else body[:header_length]
+    return (header, *decode_request(header, tail, check_bools=_may_hold_bools(head)))
+
+
+def _may_hold_bools(text: bytes) -> bool:
+    """Whether the JSON text has a ``true`` or ``false`` anywhere (numbers hold no ``t`` or ``f``: a
+    vectorised search finds the few letters of the keys, which are then read)."""
+    letters = np.frombuffer(text, dtype=np.uint8)
+    where = np.flatnonzero((letters == ord("t")) | (letters == ord("f")))
+    if len(where) > 256:  # text other than numbers (strings, BYTES data): the exact search then
+        return True
+    return any(text.startswith(b"true", i) or text.startswith(b"false", i) for i in where.tolist())

@@ -12,22 +12,122 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from ...core.datatypes import DATATYPES
 from ...core.state import ServiceState
 from ...errors import InvalidInput
 from ...oip import Dataplane
-from ..coding import choose_encoding, decode_body, encode_body
+from ..coding import choose_encoding, encode_body
 from ..problems import V2_PREFIX, V2Route
-from ..v2_body import decode_request, encode_response, split_binary_body
+from ..v2_body import decode_body_and_request, encode_response
 from . import get_dataplane
 
-__all__ = ["router"]
+__all__ = ["DOCUMENTED_SCHEMAS", "router"]
 
 router = APIRouter(prefix=V2_PREFIX, tags=["v2 (Open Inference Protocol)"], route_class=V2Route)
 
+_DATATYPES = sorted(DATATYPES)
+_PARAMETERS: dict[str, Any] = {"type": ["object", "null"], "description": "name -> value (null: none)"}
+#: The Open Inference Protocol documents (hand-written: the route parses its body by hand).
+DOCUMENTED_SCHEMAS: dict[str, dict[str, Any]] = {
+    "InferenceRequest": {
+        "type": "object",
+        "description": "An Open Inference Protocol (KServe v2) inference request.",
+        "properties": {
+            "id": {"type": ["string", "null"], "description": "echoed in the answer"},
+            "parameters": {
+                **_PARAMETERS,
+                "description": "request parameters: `binary_data_output: true` asks every output as binary "
+                "data; a loss model takes its options here (`alpha`, `gamma`, `reduction`, `kind`, ...)",
+            },
+            "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/InferenceRequestInput"}},
+            "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/InferenceRequestOutput"}},
+        },
+        "required": ["inputs"],
+    },
+    "InferenceRequestInput": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "datatype": {"type": "string", "enum": _DATATYPES},
+            "data": {
+                "description": "the elements, row-major: a flat list or lists nested in the shape "
+                "(BYTES: strings); absent when the tensor is binary data"
+            },
+            "parameters": {
+                **_PARAMETERS,
+                "properties": {
+                    "binary_data_size": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "the tensor is this many bytes of the binary data",
+                    }
+                },
+            },
+        },
+        "required": ["name", "shape", "datatype"],
+    },
+    "InferenceRequestOutput": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "parameters": {
+                **_PARAMETERS,
+                "properties": {"binary_data": {"type": "boolean", "description": "send it as binary data"}},
+            },
+        },
+        "required": ["name"],
+    },
+    "InferenceResponse": {
+        "type": "object",
+        "properties": {
+            "model_name": {"type": "string"},
+            "model_version": {"type": "string"},
+            "id": {"type": "string"},
+            "outputs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "datatype": {"type": "string"},
+                        "shape": {"type": "array", "items": {"type": "integer"}},
+                        "data": {"type": "array"},
+                        "parameters": {"type": "object"},
+                    },
+                    "required": ["name", "datatype", "shape"],
+                },
+            },
+        },
+        "required": ["model_name", "model_version", "outputs"],
+    },
+}
 _READY: dict[int | str, dict[str, Any]] = {
     200: {"description": "ready"},
     503: {"description": "not ready", "content": {"application/json": {}}},
 }
+_MODEL_READY: dict[int | str, dict[str, Any]] = {
+    200: {"description": "ready"},
+    404: {"description": "unknown model or version"},
+    503: {
+        "description": "not ready",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {
+                            "type": "object",
+                            "properties": {"name": {"type": "string"}, "ready": {"const": False}},
+                            "required": ["name", "ready"],
+                        },
+                        {"$ref": "#/components/schemas/V2Error"},
+                    ]
+                }
+            }
+        },
+    },
+}
+_METADATA: dict[int | str, dict[str, Any]] = {404: {"description": "unknown model or version"}}
 _EXAMPLE = {
     "inputs": [
         {"name": "logits", "shape": [2, 2], "datatype": "FP32", "data": [[2.0, -1.0], [0.5, -3.0]]},
@@ -35,9 +135,49 @@ _EXAMPLE = {
     ],
     "parameters": {"alpha": 0.25, "gamma": 2.0, "reduction": "mean"},
 }
-_DOC = {
-    "requestBody": {"content": {"application/json": {"example": _EXAMPLE}, "application/octet-stream": {}}},
-    "responses": {"400": {"description": "bad input"}, "404": {"description": "unknown model or version"}},
+_BINARY = {
+    "schema": {
+        "type": "string",
+        "format": "binary",
+        "description": "the binary tensor data extension: the JSON InferenceRequest, then the tensors' "
+        "bytes; the `Inference-Header-Content-Length` header gives the JSON part's length",
+    }
+}
+_DOC: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Inference-Header-Content-Length",
+            "in": "header",
+            "required": False,
+            "description": "binary tensor data extension: the length of the JSON part of the body",
+            "schema": {"type": "integer", "minimum": 0},
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/InferenceRequest"},
+                "example": _EXAMPLE,
+            },
+            "application/octet-stream": _BINARY,
+        },
+    },
+}
+_INFER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the outputs; with binary outputs, the JSON part then their bytes",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/InferenceResponse"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    400: {"description": "bad input"},
+    404: {"description": "unknown model or version"},
+    413: {"description": "a tensor with more elements than the limit"},
+    500: {"description": "the model failed to run"},
+    503: {"description": "queue full (Retry-After) or model not ready"},
+    504: {"description": "not answered within the request timeout"},
 }
 
 
@@ -61,13 +201,13 @@ async def server_metadata(dataplane: Dataplane = Depends(get_dataplane)) -> dict
     return dataplane.server_metadata()
 
 
-@router.get("/models/{name}", summary="Model metadata")
+@router.get("/models/{name}", summary="Model metadata", responses=_METADATA)
 async def model_metadata(name: str, dataplane: Dataplane = Depends(get_dataplane)) -> dict[str, Any]:
     """Versions, platform, input and output tensors of the model's default version."""
     return dataplane.model_metadata(name)
 
 
-@router.get("/models/{name}/versions/{version}", summary="Model version metadata")
+@router.get("/models/{name}/versions/{version}", summary="Model version metadata", responses=_METADATA)
 async def model_version_metadata(
     name: str, version: str, dataplane: Dataplane = Depends(get_dataplane)
 ) -> dict[str, Any]:
@@ -75,7 +215,7 @@ async def model_version_metadata(
     return dataplane.model_metadata(name, version)
 
 
-@router.get("/models/{name}/ready", summary="Model readiness", responses=_READY)
+@router.get("/models/{name}/ready", summary="Model readiness", responses=_MODEL_READY)
 async def model_ready(
     name: str, response: Response, dataplane: Dataplane = Depends(get_dataplane)
 ) -> dict[str, Any]:
@@ -85,7 +225,9 @@ async def model_ready(
     return {"name": name, "ready": ok}
 
 
-@router.get("/models/{name}/versions/{version}/ready", summary="Model version readiness", responses=_READY)
+@router.get(
+    "/models/{name}/versions/{version}/ready", summary="Model version readiness", responses=_MODEL_READY
+)
 async def model_version_ready(
     name: str, version: str, response: Response, dataplane: Dataplane = Depends(get_dataplane)
 ) -> dict[str, Any]:
@@ -98,14 +240,19 @@ async def model_version_ready(
 async def _infer(request: Request, name: str, version: str | None, dataplane: Dataplane) -> Response:
     state: ServiceState = dataplane.state
     settings = state.settings
-    body = decode_body(await request.body(), request.headers.get("content-encoding"), settings.max_body_bytes)
     length = request.headers.get("inference-header-content-length")
     try:
         header_length = None if length is None else int(length)
     except ValueError:
         raise InvalidInput(f"{length!r} is not an integer", field="Inference-Header-Content-Length") from None
-    header, tail = split_binary_body(body, header_length)
-    inputs, parameters, requested, binary = decode_request(header, tail)
+    body = await request.body()
+    args = (body, request.headers.get("content-encoding"), header_length, settings.max_body_bytes)
+    if len(body) <= settings.inline_preprocess_bytes:  # small: a thread hop would cost more than it saves
+        header, inputs, parameters, requested, binary = decode_body_and_request(*args)
+    else:
+        header, inputs, parameters, requested, binary = await state.in_cpu_pool(
+            decode_body_and_request, *args
+        )
     result = await dataplane.infer(
         name, version, inputs, parameters, requested or None, settings.request_timeout_s
     )
@@ -132,14 +279,24 @@ async def _infer(request: Request, name: str, version: str | None, dataplane: Da
     return Response(payload, media_type=media, headers=headers)
 
 
-@router.post("/models/{name}/infer", summary="Inference (Open Inference Protocol)", openapi_extra=_DOC)
+@router.post(
+    "/models/{name}/infer",
+    summary="Inference (Open Inference Protocol)",
+    openapi_extra=_DOC,
+    responses=_INFER,
+    response_class=Response,
+)
 async def model_infer(name: str, request: Request, dataplane: Dataplane = Depends(get_dataplane)) -> Response:
     """Run the model's default version (a detector, or a loss model such as ``focal_loss``)."""
     return await _infer(request, name, None, dataplane)
 
 
 @router.post(
-    "/models/{name}/versions/{version}/infer", summary="Inference on one version", openapi_extra=_DOC
+    "/models/{name}/versions/{version}/infer",
+    summary="Inference on one version",
+    openapi_extra=_DOC,
+    responses=_INFER,
+    response_class=Response,
 )
 async def model_version_infer(
     name: str, version: str, request: Request, dataplane: Dataplane = Depends(get_dataplane)
