@@ -199,11 +199,16 @@ async def detect(
         chunks = [await mv.batcher.submit({input_name: tensor}, timeout_s=remaining)]
     else:
         # a task group cancels the other chunks at the first failure: cancelled, they leave the queue
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(mv.batcher.submit({input_name: tensor[i : i + step]}, timeout_s=remaining))
-                for i in range(0, len(prepared), step)
-            ]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(
+                        mv.batcher.submit({input_name: tensor[i : i + step]}, timeout_s=remaining)
+                    )
+                    for i in range(0, len(prepared), step)
+                ]
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the request's answer: its first chunk's error
         chunks = [t.result() for t in tasks]
     outputs = mv.metadata.get("outputs", {})
     keys = {k: outputs.get(k, k) for k in ("boxes", "scores", "labels", "num_detections")}
