@@ -86,6 +86,17 @@ def _client(port: int) -> httpx.Client:
 
 
 @contextlib.contextmanager
+def _serving(service: LiveService, wait_ready: bool) -> Iterator[LiveService]:
+    """``service`` once ready (unless told not to wait); its client closed at the end."""
+    try:
+        if wait_ready:
+            service.wait_ready()
+        yield service
+    finally:
+        service.client.close()
+
+
+@contextlib.contextmanager
 def run_in_thread(repository: Path, *, wait_ready: bool = True, **overrides: Any) -> Iterator[LiveService]:
     """A `service.Runtime` with ``Settings(**overrides)`` on 127.0.0.1, port 0 for both servers."""
     from service import Runtime, Settings
@@ -109,11 +120,9 @@ def run_in_thread(repository: Path, *, wait_ready: bool = True, **overrides: Any
         raise RuntimeError(f"the service did not start: {failure}")
     service = LiveService(runtime.http_port, runtime.grpc_port, _client(runtime.http_port), runtime=runtime)
     try:
-        if wait_ready:
-            service.wait_ready()
-        yield service
+        with _serving(service, wait_ready):
+            yield service
     finally:
-        service.client.close()
         runtime.shutdown()
         thread.join(30)
 
@@ -150,12 +159,8 @@ def run_process(
     try:
         http_port, grpc_port = ports_from_log(process, log_path)
         service = LiveService(http_port, grpc_port, _client(http_port), process=process, log_path=log_path)
-        try:
-            if wait_ready:
-                service.wait_ready()
+        with _serving(service, wait_ready):
             yield service
-        finally:
-            service.client.close()
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
