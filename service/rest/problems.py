@@ -84,6 +84,8 @@ def as_service_error(exc: Exception, request: Request | None = None) -> ServiceE
             return PayloadTooLarge(str(exc.detail))
         if exc.status_code == 415:
             return UnsupportedMediaType(str(exc.detail))
+        if exc.status_code == 400:  # Starlette could not parse the body (e.g. multipart without a boundary)
+            return InvalidInput(str(exc.detail), field="body")
         if exc.status_code < 500:
             return InvalidInput(str(exc.detail), status=exc.status_code)
         return InternalError(str(exc.detail))

@@ -128,6 +128,8 @@ def decode_request(
             raise InvalidInput(f"outputs[{i}].name: must be a string", field=f"outputs[{i}].name")
         requested.append(name)
         flag = _obj(out.get("parameters"), f"outputs.{name}.parameters").get("binary_data")
+        if flag is not None and not isinstance(flag, bool):
+            raise InvalidInput("must be true or false", field=f"outputs.{name}.parameters.binary_data")
         if flag is True or (flag is None and all_binary):
             binary.add(name)
     if not requested and all_binary:
