@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import copy
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..core.state import ServiceState
 from ..oip import Dataplane
 from ..settings import Settings
 from .edge import EdgeMiddleware
+from .openapi import MODELS, SCHEMAS, complete_operations
 from .problems import install_error_handlers
 from .routers import detect, metrics, models, score, v2
 
@@ -24,6 +26,10 @@ DESCRIPTION = """\
 Object detection with focal-loss-trained detectors (ONNX Runtime, dynamic batching) and scoring with the focal
 loss family. REST errors are RFC 9457 problem+json under `/v1` and `{"error": "..."}` under `/v2`.
 When API keys are configured, send `X-API-Key` (health, metrics and docs are open).
+
+Besides what each operation lists: a method a path does not have is answered 405 with an `Allow` header;
+every path but health, metrics and the docs may answer 413 (body over the limit), 408 (body too slow, where
+there is one) and 503 (shutting down, with `Retry-After`).
 """
 
 
@@ -69,23 +75,37 @@ def create_app(
     app.add_middleware(EdgeMiddleware, state=state)
     for router in (detect.router, score.router, models.router, v2.router, metrics.router):
         app.include_router(router)
-    _document_models(app, score.DOCUMENTED_MODELS)
+    _document_models(app, MODELS, SCHEMAS, api_keys=state.api_keys.enabled)
     return app
 
 
-def _document_models(app: FastAPI, extra: Sequence[type[BaseModel]]) -> None:
-    """Add schemas that request bodies parsed by hand refer to (``#/components/schemas/<Model>``)."""
+def _document_models(
+    app: FastAPI,
+    extra: Sequence[type[BaseModel]],
+    schemas: Mapping[str, dict[str, Any]] | None = None,
+    *,
+    api_keys: bool = False,
+) -> None:
+    """Make the OpenAPI document say what the server answers, not only what FastAPI sees.
+
+    Adds the schemas that request bodies parsed by hand refer to (``#/components/schemas/<Model>``: pydantic
+    ``extra`` models and hand-written ``schemas``), then completes every operation once, here, with what the
+    edge and the error handlers may answer on it (`service.rest.openapi.complete_operations`).
+    """
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             spec = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            components = spec.setdefault("components", {})
+            found = components.setdefault("schemas", {})
             for model in extra:
                 schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                schemas.update(schema.pop("$defs", {}))
-                schemas[model.__name__] = schema
+                found.update(schema.pop("$defs", {}))
+                found[model.__name__] = schema
+            found.update(copy.deepcopy(dict(schemas or {})))
+            complete_operations(spec, api_keys=api_keys)
             app.openapi_schema = spec
         return app.openapi_schema
 

@@ -72,6 +72,10 @@ _QUERY: list[dict[str, Any]] = [
     },
 ]
 
+#: One image of a multipart or raw body: the service decodes JPEG, PNG and WebP.
+_IMAGE = {"type": "string", "format": "binary", "description": "a JPEG, PNG or WebP image"}
+_IMAGE_TYPES = "image/jpeg, image/png, image/webp"
+
 _BODY: dict[str, Any] = {
     "parameters": _QUERY,
     "requestBody": {
@@ -80,24 +84,44 @@ _BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
+                    "description": "Every file part is an image (any part name); other parts are options.",
                     "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                        "score_threshold": {"type": "number"},
-                        "max_detections": {"type": "integer"},
+                        "files": {"type": "array", "items": _IMAGE, "minItems": 1},
+                        "score_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                        "max_detections": {"type": "integer", "minimum": 0},
                     },
                     "required": ["files"],
-                }
+                },
+                "encoding": {"files": {"contentType": _IMAGE_TYPES}},
             },
-            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-            "image/png": {"schema": {"type": "string", "format": "binary"}},
-            "image/webp": {"schema": {"type": "string", "format": "binary"}},
+            "image/jpeg": {"schema": _IMAGE},
+            "image/png": {"schema": _IMAGE},
+            "image/webp": {"schema": _IMAGE},
             "application/json": {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "images": {"type": "array", "items": {"type": "string", "format": "byte"}},
-                        "score_threshold": {"type": "number", "minimum": 0, "maximum": 1},
-                        "max_detections": {"type": "integer", "minimum": 0},
+                        "images": {
+                            "type": "array",
+                            "items": {
+                                "type": "string",
+                                "format": "byte",
+                                "minLength": 1,
+                                "description": "a base64 image (a `data:` URL prefix is allowed)",
+                            },
+                            "minItems": 1,
+                        },
+                        "score_threshold": {
+                            "type": ["number", "null"],
+                            "minimum": 0,
+                            "maximum": 1,
+                            "description": "null: the model's own",
+                        },
+                        "max_detections": {
+                            "type": ["integer", "null"],
+                            "minimum": 0,
+                            "description": "null: the model's own",
+                        },
                     },
                     "required": ["images"],
                 },
@@ -108,11 +132,12 @@ _BODY: dict[str, Any] = {
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": DetectResponse},
-    400: {"description": "bad image or option (problem+json naming the field)"},
+    400: {"description": "bad image or option (naming the field)"},
     404: {"description": "unknown model or version"},
-    413: {"description": "body or image too large"},
+    413: {"description": "too many images or pixels"},
     415: {"description": "unsupported Content-Type"},
-    422: {"description": "a query option out of range (problem+json naming it)"},
+    422: {"description": "a query option out of range (naming it)"},
+    500: {"description": "the model failed to run"},
     503: {"description": "queue full (Retry-After) or model not ready"},
     504: {"description": "not answered within the request timeout"},
 }
@@ -151,6 +176,10 @@ async def detect_default(request: Request, name: str) -> JSONResponse:
     Send images as multipart file parts (any field name), as one raw ``image/jpeg|png|webp`` body, or as
     JSON ``{"images": ["<base64>", ...]}``. ``score_threshold`` / ``max_detections`` may be query parameters,
     form fields or JSON members (the query wins).
+
+    An image's EXIF orientation is applied before detection: boxes, width and height are in the frame a
+    viewer shows, not the sensor's. Boxes under one pixel, or mostly in the letterbox padding, are dropped.
+    At most ``max_images_per_request`` images, and ``max_request_pixels`` decoded pixels in all (413).
     """
     return await _detect(request, name, None)
 

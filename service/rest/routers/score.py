@@ -16,7 +16,7 @@ from ..bodies import iter_npz, load_npy, load_npz, media_type, parse_json
 from ..responses import JSONBody
 from . import get_state
 
-__all__ = ["DOCUMENTED_MODELS", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
@@ -33,51 +33,70 @@ _EXAMPLE = {
     "gradient": False,
     "anatomy": False,
 }
-#: models the OpenAPI document must define (the body is parsed by hand, so FastAPI does not see them)
-DOCUMENTED_MODELS = (ScoreOptions,)
+
+
+_NPZ = {
+    "schema": {
+        "type": "string",
+        "format": "binary",
+        "description": "np.savez with arrays `predictions` and `labels`; options as query parameters",
+    }
+}
 _BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {
-                    "allOf": [{"$ref": "#/components/schemas/ScoreOptions"}],
-                    "type": "object",
-                    "properties": {
-                        "predictions": {
-                            "type": "array",
-                            "items": {},
-                            "description": "logits or probabilities",
-                        },
-                        "labels": {"type": "array", "items": {}, "description": "targets"},
-                    },
-                    "required": ["predictions"],
-                },
+                "schema": {"$ref": "#/components/schemas/ScoreRequest"},
                 "example": _EXAMPLE,
             },
-            "application/x-npz": {
-                "schema": {"type": "string", "format": "binary"},
-                "description": "np.savez with arrays `predictions` and `labels`; options as query parameters",
-            },
+            "application/x-npz": _NPZ,
+            "application/octet-stream": _NPZ,
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
                     "properties": {
                         "predictions": {"type": "string", "format": "binary", "description": ".npy"},
                         "labels": {"type": "string", "format": "binary", "description": ".npy"},
-                        "options": {"type": "string", "description": "JSON ScoreOptions"},
+                        "options": {
+                            "type": "string",
+                            "description": "a JSON ScoreOptions object",
+                            "contentMediaType": "application/json",
+                            "contentSchema": {"$ref": "#/components/schemas/ScoreOptions"},
+                        },
                     },
                     "required": ["predictions"],
+                    "additionalProperties": False,
                 }
             },
         },
     }
 }
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the losses; an .npz with `Accept: application/x-npz`",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ScoreResult"}},
+            "application/x-npz": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    400: {"description": "bad arrays or options (naming the field)"},
+    406: {"description": "a JSON answer with more elements than the limit: ask for application/x-npz"},
+    413: {"description": "more array elements than the limit"},
+    415: {"description": "unsupported Content-Type"},
+    422: {"description": "options that are not valid ScoreOptions (naming the field)"},
+}
 
 _QUERY_OPTIONS = ("kind", "from_logits", "per_sample", "gradient", "anatomy", "losses")
 
 
-@router.post("/score", summary="Score predictions with the loss family", openapi_extra=_BODY)
+@router.post(
+    "/score",
+    summary="Score predictions with the loss family",
+    openapi_extra=_BODY,
+    responses=_RESPONSES,
+    response_class=Response,
+)
 async def score_route(request: Request, state: ServiceState = Depends(get_state)) -> Response:
     """Compute losses (values exactly the `losses` package's) and optionally per-sample values, gradients
     with respect to the logits, and the loss anatomy of the first loss.
@@ -201,7 +220,7 @@ async def _multipart(request: Request, limit: int) -> tuple[np.ndarray, np.ndarr
         await form.close()
     unknown = set(parts) - {"predictions", "labels", "options"}
     if unknown:
-        raise InvalidInput(f"unexpected parts {sorted(unknown)}", field=sorted(unknown)[0])
+        raise InvalidInput(f"unexpected parts {sorted(unknown)}", field=sorted(unknown)[0] or "body")
     if "predictions" not in parts:
         raise InvalidInput("the multipart body needs a .npy part named predictions", field="predictions")
     arrays = {}

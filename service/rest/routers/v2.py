@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from ...core.datatypes import DATATYPES
 from ...core.state import ServiceState
 from ...errors import InvalidInput
 from ...oip import Dataplane
@@ -21,87 +20,10 @@ from ..problems import V2_PREFIX, V2Route
 from ..v2_body import decode_body_and_request, encode_response
 from . import get_dataplane
 
-__all__ = ["DOCUMENTED_SCHEMAS", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix=V2_PREFIX, tags=["v2 (Open Inference Protocol)"], route_class=V2Route)
 
-_DATATYPES = sorted(DATATYPES)
-_PARAMETERS: dict[str, Any] = {"type": ["object", "null"], "description": "name -> value (null: none)"}
-#: The Open Inference Protocol documents (hand-written: the route parses its body by hand).
-DOCUMENTED_SCHEMAS: dict[str, dict[str, Any]] = {
-    "InferenceRequest": {
-        "type": "object",
-        "description": "An Open Inference Protocol (KServe v2) inference request.",
-        "properties": {
-            "id": {"type": ["string", "null"], "description": "echoed in the answer"},
-            "parameters": {
-                **_PARAMETERS,
-                "description": "request parameters: `binary_data_output: true` asks every output as binary "
-                "data; a loss model takes its options here (`alpha`, `gamma`, `reduction`, `kind`, ...)",
-            },
-            "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/InferenceRequestInput"}},
-            "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/InferenceRequestOutput"}},
-        },
-        "required": ["inputs"],
-    },
-    "InferenceRequestInput": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "minLength": 1},
-            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-            "datatype": {"type": "string", "enum": _DATATYPES},
-            "data": {
-                "description": "the elements, row-major: a flat list or lists nested in the shape "
-                "(BYTES: strings); absent when the tensor is binary data"
-            },
-            "parameters": {
-                **_PARAMETERS,
-                "properties": {
-                    "binary_data_size": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "description": "the tensor is this many bytes of the binary data",
-                    }
-                },
-            },
-        },
-        "required": ["name", "shape", "datatype"],
-    },
-    "InferenceRequestOutput": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "parameters": {
-                **_PARAMETERS,
-                "properties": {"binary_data": {"type": "boolean", "description": "send it as binary data"}},
-            },
-        },
-        "required": ["name"],
-    },
-    "InferenceResponse": {
-        "type": "object",
-        "properties": {
-            "model_name": {"type": "string"},
-            "model_version": {"type": "string"},
-            "id": {"type": "string"},
-            "outputs": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "name": {"type": "string"},
-                        "datatype": {"type": "string"},
-                        "shape": {"type": "array", "items": {"type": "integer"}},
-                        "data": {"type": "array"},
-                        "parameters": {"type": "object"},
-                    },
-                    "required": ["name", "datatype", "shape"],
-                },
-            },
-        },
-        "required": ["model_name", "model_version", "outputs"],
-    },
-}
 _READY: dict[int | str, dict[str, Any]] = {
     200: {"description": "ready"},
     503: {"description": "not ready", "content": {"application/json": {}}},
@@ -174,6 +96,7 @@ _INFER: dict[int | str, dict[str, Any]] = {
     },
     400: {"description": "bad input"},
     404: {"description": "unknown model or version"},
+    406: {"description": "JSON outputs with more elements than the limit: ask for binary data"},
     413: {"description": "a tensor with more elements than the limit"},
     500: {"description": "the model failed to run"},
     503: {"description": "queue full (Retry-After) or model not ready"},
@@ -253,6 +176,8 @@ async def _infer(request: Request, name: str, version: str | None, dataplane: Da
         header, inputs, parameters, requested, binary = await state.in_cpu_pool(
             decode_body_and_request, *args
         )
+    if not isinstance(header.get("id", ""), str | None):  # the protocol's id is a string (null: none)
+        raise InvalidInput("must be a string", field="id")
     result = await dataplane.infer(
         name, version, inputs, parameters, requested or None, settings.request_timeout_s
     )
