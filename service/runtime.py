@@ -91,7 +91,9 @@ class Runtime:
         """Serve until `shutdown` or a signal, then drain and stop (see the module's description)."""
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET)
+        family = socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only for a socket that says so
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.settings.host, self.settings.http_port))
         self.http_port = sock.getsockname()[1]
