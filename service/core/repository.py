@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from ..errors import InvalidInput, NotFound, Unavailable
 from .backend import create_session
 from .batching import Batcher, BatchObserver
 from .datatypes import DATATYPES, datatype_of_onnx
+from .model_config import ModelConfig, VersionPolicy, read_config
 from .preprocess import InputSpec
 
 __all__ = ["ModelRegistry", "ModelVersion", "TensorSpec", "scan_repository"]
@@ -222,6 +222,8 @@ class ModelRegistry:
 def scan_repository(root: Path) -> ModelRegistry:
     """Find ``<root>/<name>/<int version>/model.onnx`` (+ metadata.json, ../config.pbtxt); load nothing yet.
 
+    Only the versions the model's ``version_policy`` names are taken (Triton's default: the latest one).
+
     Raises:
         FileNotFoundError: ``root`` is not a directory.
     """
@@ -229,14 +231,30 @@ def scan_repository(root: Path) -> ModelRegistry:
         raise FileNotFoundError(f"model repository {root} is not a directory")
     found: list[ModelVersion] = []
     for model_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        config = model_dir / "config.pbtxt"
-        max_batch = _config_max_batch_size(config.read_text()) if config.is_file() else 0
-        for version_dir in sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()):
+        config_path = model_dir / "config.pbtxt"
+        config_error: str | None = None
+        try:
+            config = read_config(config_path.read_text()) if config_path.is_file() else ModelConfig()
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # every version fails, naming the file
+            config, config_error = ModelConfig(version_policy=VersionPolicy("all")), f"{config_path}: {exc}"
+        max_batch = config.max_batch_size
+        candidates = {int(p.name): p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()}
+        served = config.version_policy.select(list(candidates))
+        if len(served) < len(candidates):
+            log.info(
+                "model %s: serving version(s) %s of %s (version_policy %s)",
+                model_dir.name,
+                served,
+                sorted(candidates),
+                config.version_policy.describe(),
+            )
+        for version_dir in (candidates[v] for v in served):
             onnx = version_dir / "model.onnx"
             if not onnx.exists():
                 log.warning("%s has no model.onnx: not a model version, skipped", version_dir)
                 continue
             metadata, error = _read_metadata(version_dir / "metadata.json")
+            error = config_error or error
             if not onnx.is_file():
                 error = f"{onnx} is not a regular file"
             mv = ModelVersion(model_dir.name, str(int(version_dir.name)), version_dir, metadata, max_batch)
@@ -262,11 +280,6 @@ def _read_metadata(path: Path) -> tuple[dict[str, Any], str | None]:
     if not isinstance(metadata, dict):
         return {}, f"{path} must hold a JSON object"
     return metadata, None
-
-
-def _config_max_batch_size(text: str) -> int:
-    match = re.search(r"^\s*max_batch_size\s*:\s*(\d+)", text, re.MULTILINE)
-    return int(match.group(1)) if match else 0
 
 
 def _spec(node: Any) -> TensorSpec:

@@ -136,6 +136,7 @@ def write_entry(
     (model_dir / "config.pbtxt").write_text(
         f'name: "{model_dir.name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: {max_batch_size}\n'
         "dynamic_batching { max_queue_delay_microseconds: 2000 }\n"
+        "version_policy: { all { } }\n"  # every version written is served (Triton's default: the latest)
     )
 
 
