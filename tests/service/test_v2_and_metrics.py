@@ -118,3 +118,19 @@ def test_v2_client_errors_are_400_error_objects() -> None:
         response = v2_response(exc)
         assert response.status_code == 400 and b'"error"' in response.body
     assert problem_response(InvalidInput("bad", status=422), "/v1/score").status_code == 422
+
+
+def test_v1_models_lists_the_loss_models_too(live: Live) -> None:
+    from service.oip.loss_models import LOSS_MODELS
+
+    listed = {m["name"]: m for m in live.client.get("/v1/models").json()["models"]}
+    assert set(LOSS_MODELS) <= set(listed)
+    focal = listed["focal_loss"]
+    assert focal["ready"] is True and focal["default_version"] == "1"
+    version = focal["versions"][0]
+    assert version["task"] == "loss" and version["loss"] == "focal"
+    assert [t["name"] for t in version["inputs"]] == ["logits", "targets"]
+    assert listed["entropy"]["versions"][0]["inputs"][0]["name"] == "probabilities"
+    # every listed loss model answers its own v2 metadata
+    for name in LOSS_MODELS:
+        assert live.client.get(f"/v2/models/{name}").json()["platform"] == version["platform"]

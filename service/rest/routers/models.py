@@ -1,4 +1,5 @@
-"""``GET /v1/models``: every model and version, its state, providers and what it detects."""
+"""``GET /v1/models``: every model and version, its state, providers and what it does: the repository's
+models and the loss models of the Open Inference Protocol (``task: "loss"``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from ...core.state import ServiceState
-from . import get_state
+from ...oip import Dataplane
+from ...oip.loss_models import LossV2Model
+from . import get_dataplane, get_state
 
 __all__ = ["router"]
 
@@ -15,8 +18,11 @@ router = APIRouter(prefix="/v1", tags=["models"])
 
 
 @router.get("/models", summary="List models")
-async def list_models(state: ServiceState = Depends(get_state)) -> dict[str, Any]:
-    """Models in the repository with, per version: state (loading / ready / failed), providers, classes."""
+async def list_models(
+    state: ServiceState = Depends(get_state), dataplane: Dataplane = Depends(get_dataplane)
+) -> dict[str, Any]:
+    """Models in the repository with, per version: state (loading / ready / failed), providers, classes;
+    then the loss models (always ready; run them with ``/v2/models/{name}/infer`` or ``/v1/score``)."""
     models = []
     for name in state.registry.names():
         versions = state.registry.versions(name)
@@ -44,4 +50,22 @@ async def list_models(state: ServiceState = Depends(get_state)) -> dict[str, Any
                 ],
             }
         )
+    for name in dataplane.models.names():
+        model = dataplane.models.get(name)
+        if isinstance(model, LossV2Model):
+            models.append(_loss_model(model))
     return {"models": models, "ready": state.ready}
+
+
+def _loss_model(model: LossV2Model) -> dict[str, Any]:
+    version = {
+        "version": model.versions()[0],
+        "state": "ready",
+        "ready": True,
+        "task": "loss",
+        "loss": model.loss,
+        "platform": model.platform,
+        "inputs": [t.to_dict() for t in model.inputs()],
+        "outputs": [t.to_dict() for t in model.outputs()],
+    }
+    return {"name": model.name, "default_version": version["version"], "ready": True, "versions": [version]}
