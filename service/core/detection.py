@@ -20,8 +20,8 @@ import numpy as np
 from ..errors import InvalidInput, PayloadTooLarge
 from .batching import BatchResult
 from .deadline import remaining_timeout
+from .model_version import ModelVersion
 from .preprocess import InputSpec, PixelBudget, Prepared, boxes_in_image, boxes_to_image, prepare_image
-from .repository import ModelVersion
 
 __all__ = [
     "DetectLimits",

@@ -1,173 +1,23 @@
-"""The model repository (Triton layout, see docs/model_repository.md): scanning, loading, warm-up, lookup."""
+"""The model repository (Triton layout, see docs/model_repository.md): scanning and lookup.
+
+One version is a `service.core.model_version.ModelVersion` (re-exported here with `TensorSpec`).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
-
-from ..errors import InvalidInput, NotFound, Unavailable
-from .backend import create_session
-from .batching import Batcher, BatchObserver
-from .datatypes import DATATYPES, datatype_of_onnx
+from ..errors import NotFound
 from .model_config import ModelConfig, VersionPolicy, read_config
-from .preprocess import InputSpec
+from .model_version import ModelVersion, TensorSpec
 
 __all__ = ["ModelRegistry", "ModelVersion", "TensorSpec", "scan_repository"]
 
 log = logging.getLogger(__name__)
-
-State = Literal["loading", "ready", "failed"]
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """A model input or output as the Open Inference Protocol describes it (``-1``: dynamic dimension)."""
-
-    name: str
-    datatype: str
-    shape: list[int]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
-
-
-@dataclass
-class ModelVersion:
-    """One version of one model: its files, metadata, ONNX Runtime session, state and batcher.
-
-    ``metadata`` is metadata.json (empty for a bare ONNX model, which is then only usable through v2 infer).
-    ``state`` goes loading -> ready (session created, warm-up batch ran) or failed (``error`` says why).
-    """
-
-    name: str
-    version: str
-    path: Path
-    metadata: dict[str, Any]
-    config_max_batch_size: int = 0
-    state: State = "loading"
-    error: str | None = None
-    providers: list[str] = field(default_factory=list)
-    inputs: list[TensorSpec] = field(default_factory=list)
-    outputs: list[TensorSpec] = field(default_factory=list)
-    batcher: Batcher | None = field(default=None, init=False)
-    _session: Any = None
-
-    @property
-    def is_detector(self) -> bool:
-        return self.metadata.get("task") == "detection"
-
-    @property
-    def classes(self) -> list[str]:
-        return [str(c) for c in self.metadata.get("classes", [])]
-
-    @property
-    def ready(self) -> bool:
-        return self.state == "ready"
-
-    def batch_limit(self, setting: int) -> int:
-        """The largest batch this version runs: ``setting``, capped by config.pbtxt's ``max_batch_size``."""
-        return min(setting, self.config_max_batch_size) if self.config_max_batch_size > 0 else setting
-
-    def input_spec(self) -> InputSpec:
-        """The preprocessing contract (detectors only)."""
-        if not self.is_detector:
-            raise InvalidInput(f"model {self.name} is not a detection model", field="model")
-        spec = self.metadata["input"]
-        return InputSpec(
-            name=str(spec.get("name", "images")),
-            height=int(spec["height"]),
-            width=int(spec["width"]),
-            scale=float(spec.get("scale", 1 / 255)),
-            mean=_triple(spec.get("mean", [0.0, 0.0, 0.0])),
-            std=_triple(spec.get("std", [1.0, 1.0, 1.0])),
-            pad_value=float(spec.get("pad_value", 0)),
-        )
-
-    def load(self, *, preferences: list[str], intra_op_threads: int, inter_op_threads: int) -> None:
-        """Create the session, record providers and tensor specs, and run one warm-up batch (blocking).
-
-        A version found broken by the scan (``failed`` already, its ``error`` naming the file) is left so.
-        """
-        if self.state == "failed":
-            return
-        try:
-            session, providers = create_session(
-                self.path / "model.onnx",
-                preferences=preferences,
-                intra_op_threads=intra_op_threads,
-                inter_op_threads=inter_op_threads,
-            )
-            self._session, self.providers = session, providers
-            self.inputs = [_spec(i) for i in session.get_inputs()]
-            self.outputs = [_spec(o) for o in session.get_outputs()]
-            self.run(self._warmup_inputs())
-        except Exception as exc:
-            self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
-            log.error("model %s version %s failed to load: %s", self.name, self.version, self.error)
-            return
-        self.state = "ready"
-        log.info("model %s version %s ready on %s", self.name, self.version, ", ".join(providers))
-
-    def start_batching(
-        self,
-        executor: Executor,
-        *,
-        max_batch_size: int,
-        max_queue_delay_s: float,
-        queue_size: int,
-        instances: int,
-        observer: BatchObserver | None = None,
-    ) -> Batcher:
-        """Give this (ready) version its dynamic batcher, running `run` in ``executor``; start it.
-
-        ``max_batch_size`` is the setting: `batch_limit` caps it by config.pbtxt.
-        """
-        if not self.ready:
-            raise Unavailable(f"model {self.name} version {self.version} is not loaded")
-        self.batcher = Batcher(
-            self.name,
-            self.version,
-            self.run,
-            executor,
-            max_batch_size=self.batch_limit(max_batch_size),
-            max_queue_delay_s=max_queue_delay_s,
-            queue_size=queue_size,
-            instances=instances,
-            observer=observer,
-        )
-        self.batcher.start()
-        return self.batcher
-
-    async def stop_batching(self, grace_s: float) -> None:
-        """Run what the batcher holds (for up to ``grace_s``), then end it."""
-        if self.batcher is not None:
-            await self.batcher.stop(grace_s)
-
-    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """A blocking session call (releases the GIL): ``{input: [N, ...]}`` -> ``{output: [N, ...]}``"""
-        if self._session is None:
-            raise Unavailable(f"model {self.name} version {self.version} is not loaded")
-        values = self._session.run(None, dict(inputs))
-        return {spec.name: np.asarray(v) for spec, v in zip(self.outputs, values, strict=True)}
-
-    def _warmup_inputs(self) -> dict[str, np.ndarray]:
-        sizes = {}
-        if self.is_detector:
-            spec = self.input_spec()
-            sizes = {2: spec.height, 3: spec.width}
-        out = {}
-        for t in self.inputs:
-            shape = [d if d > 0 else sizes.get(i, 1) for i, d in enumerate(t.shape)]
-            dtype = DATATYPES.get(t.datatype, DATATYPES["FP32"])
-            out[t.name] = np.zeros(shape, dtype=np.float32 if dtype.hasobject else dtype)
-        return out
 
 
 class ModelRegistry:
@@ -280,13 +130,3 @@ def _read_metadata(path: Path) -> tuple[dict[str, Any], str | None]:
     if not isinstance(metadata, dict):
         return {}, f"{path} must hold a JSON object"
     return metadata, None
-
-
-def _spec(node: Any) -> TensorSpec:
-    shape = [d if isinstance(d, int) and d > 0 else -1 for d in node.shape]
-    return TensorSpec(node.name, datatype_of_onnx(node.type), shape)
-
-
-def _triple(values: Any) -> tuple[float, float, float]:
-    a, b, c = (float(v) for v in values)
-    return (a, b, c)

@@ -19,7 +19,8 @@ from ..settings import Settings
 from .auth import ApiKeys
 from .detection import DetectionResult, DetectLimits, DetectOptions, detect
 from .metrics import Metrics
-from .repository import ModelRegistry, ModelVersion, scan_repository
+from .model_version import ModelVersion
+from .repository import ModelRegistry, scan_repository
 
 __all__ = ["ServiceState"]
 

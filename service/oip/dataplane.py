@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from .._version import __version__
 from ..core.datatypes import datatype_of
-from ..core.repository import TensorSpec
+from ..core.model_version import TensorSpec
 from ..core.state import ServiceState
 from ..errors import InternalError, InvalidInput
 from .loss_models import LOSS_MODELS, LOSS_VERSION, LossV2Model, infer_loss

@@ -20,7 +20,7 @@ import losses
 
 from ..core.arrays import check_elements
 from ..core.datatypes import datatype_of
-from ..core.repository import TensorSpec
+from ..core.model_version import TensorSpec
 from ..core.scoring import ScoreOptions, score
 from ..core.state import ServiceState
 from ..errors import InvalidInput, Timeout, map_errors

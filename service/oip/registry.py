@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..core.repository import ModelRegistry, TensorSpec
+from ..core.model_version import TensorSpec
+from ..core.repository import ModelRegistry
 from ..errors import NotFound
 
 __all__ = ["RepositoryV2Model", "V2Model", "V2ModelRegistry"]
