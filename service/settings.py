@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     model_repository: Path = Field(
         default=DEFAULT_MODEL_REPOSITORY, description="Triton-layout model repository."
     )
+    model_control_mode: Literal["none", "poll"] = Field(
+        default="none",
+        description="none: the repository is read once, at start; poll: re-read every repository_poll_secs, "
+        "new and changed versions loaded (then swapped in), removed ones unloaded.",
+    )
+    repository_poll_secs: float = Field(
+        default=15.0, gt=0, description="poll mode: seconds between two reads of the repository."
+    )
     host: str = Field(default="127.0.0.1", description="Interface for REST and gRPC.")
     http_port: int = Field(default=8000, ge=0, le=65535, description="REST port.")
     grpc_port: int = Field(default=8001, ge=0, le=65535, description="gRPC port.")

@@ -56,7 +56,19 @@ class Metrics:
         self.queue_depth_gauge = Gauge(
             "focalserve_queue_depth", "Requests waiting for a batch.", ["model", "version"], registry=r
         )
+        self.pending_gauge = Gauge(
+            "focalserve_pending_requests",
+            "Requests accepted by a model version and not answered yet (waiting or running).",
+            ["model", "version"],
+            registry=r,
+        )
         self.models_loaded = Gauge("focalserve_models_loaded", "Model versions loaded and warm.", registry=r)
+        self.model_load_failures = Counter(
+            "focalserve_model_load_failures",
+            "Model versions that failed to load while the repository was live (poll mode).",
+            ["model", "version"],
+            registry=r,
+        )
         self.model_provider = Gauge(
             "focalserve_model_provider",
             "1 for the execution provider each model version runs on.",

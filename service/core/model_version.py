@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -55,7 +57,13 @@ class ModelVersion:
     inputs: list[TensorSpec] = field(default_factory=list)
     outputs: list[TensorSpec] = field(default_factory=list)
     batcher: Batcher | None = field(default=None, init=False)
+    #: what the files looked like when scanned (sizes and modification times): a change means a reload
+    stamp: tuple[int, ...] = ()
     _session: Any = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.version)
 
     @property
     def is_detector(self) -> bool:
@@ -147,6 +155,22 @@ class ModelVersion:
         """Run what the batcher holds (for up to ``grace_s``), then end it."""
         if self.batcher is not None:
             await self.batcher.stop(grace_s)
+
+    async def retire(self, grace_s: float, settle_s: float = 1.0) -> None:
+        """Leave service once replaced or removed: requests already queued or running here finish; once its
+        queue has been empty for ``settle_s`` (a request that looked this version up before the swap may still
+        arrive), or ``grace_s`` has passed, the batcher stops and the session is released."""
+        deadline = time.monotonic() + grace_s
+        quiet_since = time.monotonic()
+        while self.batcher is not None and time.monotonic() < deadline:
+            if self.batcher.depth:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= settle_s:
+                break
+            await asyncio.sleep(0.05)
+        await self.stop_batching(max(0.0, deadline - time.monotonic()))
+        self._session = None  # the session's memory goes with the last reference
+        log.info("model %s version %s unloaded", self.name, self.version)
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """A blocking session call (releases the GIL): ``{input: [N, ...]}`` -> ``{output: [N, ...]}``"""

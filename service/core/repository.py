@@ -31,6 +31,20 @@ class ModelRegistry:
     def names(self) -> list[str]:
         return sorted(self._models)
 
+    def add(self, mv: ModelVersion) -> None:
+        """Serve ``mv`` (replacing the version of the same name and number, if any)."""
+        self._models.setdefault(mv.name, {})[mv.version] = mv
+        self._models[mv.name] = dict(sorted(self._models[mv.name].items(), key=lambda kv: int(kv[0])))
+
+    def remove(self, mv: ModelVersion) -> None:
+        """Stop serving ``mv`` if it is the one served under its name and number (a model without versions
+        leaves the registry)."""
+        versions = self._models.get(mv.name, {})
+        if versions.get(mv.version) is mv:
+            del versions[mv.version]
+            if not versions:
+                del self._models[mv.name]
+
     def versions(self, name: str) -> list[ModelVersion]:
         """Versions of ``name``, oldest first. Raises `NotFound`."""
         if name not in self._models:
@@ -108,6 +122,7 @@ def scan_repository(root: Path) -> ModelRegistry:
             if not onnx.is_file():
                 error = f"{onnx} is not a regular file"
             mv = ModelVersion(model_dir.name, str(int(version_dir.name)), version_dir, metadata, max_batch)
+            mv.stamp = _stamp(onnx, version_dir / "metadata.json", config_path)
             if error is not None:
                 mv.state, mv.error = "failed", error
                 log.error("model %s version %s is broken: %s", mv.name, mv.version, error)
@@ -117,6 +132,19 @@ def scan_repository(root: Path) -> ModelRegistry:
     else:
         log.warning("model repository %s holds no model (<name>/<version>/model.onnx)", root)
     return ModelRegistry(found)
+
+
+def _stamp(*paths: Path) -> tuple[int, ...]:
+    """Sizes and modification times of the files a version is made of (0, 0 for one that is absent)."""
+    out: list[int] = []
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            out += (0, 0)
+        else:
+            out += (info.st_size, info.st_mtime_ns)
+    return tuple(out)
 
 
 def _read_metadata(path: Path) -> tuple[dict[str, Any], str | None]:

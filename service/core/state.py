@@ -18,6 +18,7 @@ from ..errors import InvalidInput, Unavailable
 from ..settings import Settings
 from .auth import ApiKeys
 from .detection import DetectionResult, DetectLimits, DetectOptions, detect
+from .live_repository import RepositoryWatcher
 from .metrics import Metrics
 from .model_version import ModelVersion
 from .repository import ModelRegistry, scan_repository
@@ -65,6 +66,10 @@ class ServiceState:
         self.inference_pool = ThreadPoolExecutor(max(2, len(self.registry)), thread_name_prefix="inference")
         self.cpu_pool = ThreadPoolExecutor(settings.preprocess_threads, thread_name_prefix="preprocess")
         self._load_task: asyncio.Task[None] | None = None
+        #: the live repository (``model_control_mode: poll``), from the end of the first load on
+        self.watcher: RepositoryWatcher | None = None
+        #: called after the live repository changed what is served (the v2 model list follows it)
+        self.on_repository_change: list[Callable[[], None]] = []
 
     @property
     def ready(self) -> bool:
@@ -79,28 +84,31 @@ class ServiceState:
         if self._load_task is not None:
             await asyncio.shield(self._load_task)
 
-    async def _load_all(self) -> None:
+    async def load_version(self, mv: ModelVersion) -> None:
+        """Load one version (session, warm-up) in the inference pool and, once ready, start its batcher."""
         s = self.settings
-        loop = asyncio.get_running_loop()
-        for mv in self.registry:
-            load = functools.partial(
-                mv.load,
-                preferences=list(s.execution_providers),
-                intra_op_threads=s.intra_op_threads,
-                inter_op_threads=s.inter_op_threads,
+        load = functools.partial(
+            mv.load,
+            preferences=list(s.execution_providers),
+            intra_op_threads=s.intra_op_threads,
+            inter_op_threads=s.inter_op_threads,
+        )
+        await asyncio.get_running_loop().run_in_executor(self.inference_pool, load)
+        if mv.ready:
+            mv.start_batching(
+                self.inference_pool,
+                max_batch_size=s.max_batch_size,
+                max_queue_delay_s=s.max_queue_delay_s,
+                queue_size=s.queue_size,
+                instances=s.model_instances,
+                observer=self.metrics,
             )
-            await loop.run_in_executor(self.inference_pool, load)
-            if mv.ready:
-                mv.start_batching(
-                    self.inference_pool,
-                    max_batch_size=s.max_batch_size,
-                    max_queue_delay_s=s.max_queue_delay_s,
-                    queue_size=s.queue_size,
-                    instances=s.model_instances,
-                    observer=self.metrics,
-                )
-                for provider in mv.providers[:1]:
-                    self.metrics.model_provider.labels(mv.name, mv.version, provider).set(1)
+            for provider in mv.providers[:1]:
+                self.metrics.model_provider.labels(mv.name, mv.version, provider).set(1)
+
+    async def _load_all(self) -> None:
+        for mv in self.registry:
+            await self.load_version(mv)
         self.metrics.models_loaded.set(sum(mv.ready for mv in self.registry))
         for name in self.registry.names():
             served, newest = self.registry.get(name), self.registry.versions(name)[-1]
@@ -115,6 +123,9 @@ class ServiceState:
         self.loaded = True
         self.metrics.ready.set(1 if self.ready else 0)
         self.readiness_changed.set()
+        if self.settings.model_control_mode == "poll":
+            self.watcher = RepositoryWatcher(self)
+            self.watcher.start()
 
     def begin_drain(self) -> None:
         """Readiness false at once; new requests get 503 from now on."""
@@ -150,7 +161,8 @@ class ServiceState:
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
-        await asyncio.gather(*(mv.stop_batching(grace) for mv in self.registry))
+        retiring = await self.watcher.stop() if self.watcher is not None else []
+        await asyncio.gather(*(mv.stop_batching(grace) for mv in [*self.registry, *retiring]))
         self.inference_pool.shutdown(wait=False, cancel_futures=True)
         self.cpu_pool.shutdown(wait=False, cancel_futures=True)
 

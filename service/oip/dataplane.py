@@ -79,11 +79,20 @@ class Dataplane:
     def __init__(self, state: ServiceState) -> None:
         self.state = state
         self.models = V2ModelRegistry()
-        for name in state.registry.names():
-            self.models.register(RepositoryV2Model(state.registry, name))
+        self.sync_models()
         for name in LOSS_MODELS:
             if name not in self.models.names():
                 self.models.register(LossV2Model(name))
+        state.on_repository_change.append(self.sync_models)
+
+    def sync_models(self) -> None:
+        """List the repository's models as they are now (the live repository adds and removes models)."""
+        repository = set(self.state.registry.names())
+        for name in self.models.names():
+            if isinstance(self.models.get(name), RepositoryV2Model) and name not in repository:
+                self.models.unregister(name)
+        for name in sorted(repository - set(self.models.names())):
+            self.models.register(RepositoryV2Model(self.state.registry, name))
 
     def live(self) -> bool:
         """The process serves at all."""

@@ -74,6 +74,10 @@ class V2ModelRegistry:
     def names(self) -> list[str]:
         return list(self._models)
 
+    def unregister(self, name: str) -> None:
+        """Remove a model (no error if it is not there)."""
+        self._models.pop(name, None)
+
     def get(self, name: str) -> V2Model:
         """The model called ``name``. Raises `NotFound`."""
         try:

@@ -21,13 +21,13 @@ def test_defaults() -> None:
 def test_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FOCALSERVE_MODEL_REPOSITORY", str(tmp_path))
     monkeypatch.setenv("FOCALSERVE_HTTP_PORT", "9000")
-    monkeypatch.setenv("FOCALSERVE_API_KEYS", "one, two")
+    monkeypatch.setenv("FOCALSERVE_API_KEYS", "key-one-8f3a, key-two-51c0")
     monkeypatch.setenv("FOCALSERVE_EXECUTION_PROVIDERS", "CUDA,cpu")
     monkeypatch.setenv("FOCALSERVE_MAX_BATCH_SIZE", "16")
     s = Settings()
     assert s.model_repository == tmp_path and s.http_port == 9000 and s.max_batch_size == 16
-    assert [k.get_secret_value() for k in s.api_keys] == ["one", "two"]
-    assert "one" not in repr(s)  # secrets stay hidden
+    assert [k.get_secret_value() for k in s.api_keys] == ["key-one-8f3a", "key-two-51c0"]
+    assert "8f3a" not in repr(s) and "51c0" not in repr(s)  # secrets stay hidden
     assert s.execution_providers == ["cuda", "cpu"]
 
 
