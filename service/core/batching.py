@@ -17,49 +17,20 @@ import copy
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
 from ..errors import InternalError, InvalidInput, Overloaded, ServiceError, Timeout, Unavailable
 from .batch_plan import plan_batch, rows_of, signature_of
+from .batch_types import BatchObserver, BatchResult, RunFn, split_outputs
+from .statistics import ModelStatistics, StageTimes, timed_call
 
 __all__ = ["BatchObserver", "BatchResult", "Batcher", "RunFn"]
 
 log = logging.getLogger(__name__)
-
-#: A synchronous model call: batched inputs ``{name: [N, ...]}`` -> outputs ``{name: [N, ...]}``.
-RunFn = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """One request's share of a batch run.
-
-    Attributes:
-        outputs: ``{name: [rows, ...]}``, this request's rows of every output.
-        queue_s: time from queueing to the start of its batch.
-        compute_s: time the batch's model call took.
-        batch_size: rows in the batch it ran in.
-    """
-
-    outputs: dict[str, np.ndarray]
-    queue_s: float
-    compute_s: float
-    batch_size: int
-
-
-class BatchObserver(Protocol):
-    """What the batcher reports (the metrics module implements it)."""
-
-    def queue_depth(self, model: str, version: str, depth: int) -> None: ...
-
-    def batch_done(
-        self, model: str, version: str, size: int, queue_s: Sequence[float], compute_s: float
-    ) -> None: ...
 
 
 @dataclass
@@ -85,6 +56,9 @@ class Batcher:
         instances: batches that may run at once (Triton's ``instance_group`` count); while all run, new
             requests wait and join the next batch.
         observer: optional metrics sink.
+
+    ``statistics`` accumulates the version's statistics (`service.core.statistics`): every request that
+    `submit` answers, every batch that runs.
     """
 
     def __init__(
@@ -112,6 +86,8 @@ class Batcher:
         self._recent_batch_s = 0.0
         self._slots = asyncio.Semaphore(instances)
         self._running: set[asyncio.Task[None]] = set()
+        self.statistics = ModelStatistics()
+        self._pending = 0  # accepted, not answered yet
 
     @property
     def depth(self) -> int:
@@ -144,7 +120,7 @@ class Batcher:
                 pending.future.set_exception(Unavailable(f"model {self.model} is shutting down"))
 
     async def submit(self, inputs: Mapping[str, np.ndarray], *, timeout_s: float) -> BatchResult:
-        """Queue one request and wait for its share of a batch.
+        """Queue one request and wait for its share of a batch; count it in `statistics` either way.
 
         Args:
             inputs: ``{name: array [rows, ...]}``; every array has the same ``rows >= 1``.
@@ -157,6 +133,17 @@ class Batcher:
             Timeout: not answered within ``timeout_s``.
             InternalError: the batch this request ran in failed.
         """
+        arrived = time.monotonic()
+        try:
+            result = await self._submit(inputs, timeout_s)
+        except BaseException:  # a cancelled request (its client gone) counts as failed too
+            self.statistics.request_failed(time.monotonic() - arrived)
+            raise
+        rows = len(next(iter(result.outputs.values()))) if result.outputs else 0
+        self.statistics.request_succeeded(rows, time.monotonic() - arrived, result.queue_s, result.times)
+        return result
+
+    async def _submit(self, inputs: Mapping[str, np.ndarray], timeout_s: float) -> BatchResult:
         arrays = {k: np.asarray(v) for k, v in inputs.items()}
         rows = rows_of(arrays)
         if rows > self.max_batch_size:
@@ -176,6 +163,7 @@ class Batcher:
         pending = _Pending(arrays, rows, signature_of(arrays), future)
         self._queue.append(pending)
         self._report_depth()
+        self._report_pending(+1)
         self._wakeup.set()
         try:
             return await asyncio.wait_for(future, timeout_s)
@@ -184,6 +172,7 @@ class Batcher:
                 f"model {self.model} did not answer within the request timeout of {timeout_s:g} s"
             ) from None
         finally:
+            self._report_pending(-1)
             if not future.done() or future.cancelled():
                 self._withdraw(pending)
 
@@ -255,21 +244,17 @@ class Batcher:
         started = time.monotonic()
         total = sum(p.rows for p in batch)
         error: ServiceError | None = None
-        outputs: dict[str, np.ndarray] = {}
+        shares: list[dict[str, np.ndarray]] = []
+        stamps: list[float] = []  # the model call's start and end, read in its thread
         try:
             inputs = {
                 k: (batch[0].inputs[k] if len(batch) == 1 else np.concatenate([p.inputs[k] for p in batch]))
                 for k in batch[0].inputs
             }
-            raw = await asyncio.get_running_loop().run_in_executor(self._executor, self._run, inputs)
-            outputs = {k: np.asarray(v) for k, v in raw.items()}
-            for k, v in outputs.items():
-                if v.ndim == 0 or v.shape[0] != total:
-                    got = "a scalar" if v.ndim == 0 else f"batch dimension {v.shape[0]}"
-                    raise InternalError(
-                        f"model {self.model} version {self.version} returned output {k!r} with {got} "
-                        f"for a batch of {total} rows"
-                    )
+            raw = await asyncio.get_running_loop().run_in_executor(
+                self._executor, timed_call, stamps, self._run, inputs
+            )
+            shares = split_outputs(raw, [p.rows for p in batch], self.model, self.version)
         except ServiceError as exc:
             error = exc
         except Exception as exc:
@@ -278,22 +263,30 @@ class Batcher:
                 f"model {self.model} version {self.version} failed on a batch of {total} rows: "
                 f"{type(exc).__name__}: {exc}"
             )
-        compute_s = time.monotonic() - started
-        self._recent_batch_s = compute_s
+        ended = time.monotonic()
+        ran_from, ran_to = (stamps[0], stamps[-1]) if len(stamps) == 2 else (ended, ended)
+        times = StageTimes(ran_from - started, ran_to - ran_from, ended - ran_to)
+        self._recent_batch_s = compute_s = ended - started
         if self._observer is not None:
             self._observer.batch_done(
-                self.model, self.version, total, [started - p.queued_at for p in batch], compute_s
+                self.model, self.version, total, [started - p.queued_at for p in batch], times
             )
-        offset = 0
-        for p in batch:
+        if error is None:
+            self.statistics.batch_ran(total, times)
+        for i, p in enumerate(batch):
             if not p.future.done():
                 if error is not None:
                     p.future.set_exception(copy.copy(error))
                 else:
-                    share = {k: v[offset : offset + p.rows] for k, v in outputs.items()}
-                    p.future.set_result(BatchResult(share, started - p.queued_at, compute_s, total))
-            offset += p.rows
+                    p.future.set_result(
+                        BatchResult(shares[i], started - p.queued_at, compute_s, total, times)
+                    )
 
     def _report_depth(self) -> None:
         if self._observer is not None:
             self._observer.queue_depth(self.model, self.version, len(self._queue))
+
+    def _report_pending(self, change: int) -> None:
+        self._pending += change
+        if self._observer is not None:
+            self._observer.pending(self.model, self.version, self._pending)

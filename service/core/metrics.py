@@ -3,18 +3,38 @@
 The request counter and latency histogram count both edges: REST requests by HTTP method, route template and
 status code, and gRPC calls with method ``GRPC``, the gRPC method as route and the status code name as status
 (`service.grpc.interceptor`).
+
+Per model version, the stages of Triton's statistics (`service.core.statistics`) as histograms: the queue
+(per request), compute input, compute infer (``focalserve_inference_duration_seconds``: the model call) and
+compute output (per batch); the rows per batch; the requests waiting for a batch and those pending (accepted,
+not answered yet). The batcher reports them (`BatchObserver`), and so do the loss models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from .statistics import StageTimes
 
 __all__ = ["Metrics"]
 
 _LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class _Version(NamedTuple):
+    """One model version's children of the per-version metrics (labels looked up once)."""
+
+    queue: Any
+    compute_input: Any
+    compute_infer: Any
+    compute_output: Any
+    batch_size: Any
+    queue_depth: Any
+    pending: Any
 
 
 class Metrics:
@@ -45,7 +65,21 @@ class Metrics:
         )
         self.inference_time = Histogram(
             "focalserve_inference_duration_seconds",
-            "Time of one batched model call.",
+            "Time of one batched model call (the compute infer stage).",
+            ["model", "version"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.compute_input_time = Histogram(
+            "focalserve_compute_input_duration_seconds",
+            "Time from a batch's start to its model call: inputs concatenated, handed to the thread.",
+            ["model", "version"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.compute_output_time = Histogram(
+            "focalserve_compute_output_duration_seconds",
+            "Time from a batch's model call to every request's share: outputs checked and split.",
             ["model", "version"],
             buckets=_LATENCY,
             registry=r,
@@ -78,15 +112,40 @@ class Metrics:
         self.ready = Gauge(
             "focalserve_ready", "1 when every model is warm and the service accepts work.", registry=r
         )
+        self._versions: dict[tuple[str, str], _Version] = {}
+
+    def _version(self, model: str, version: str) -> _Version:
+        found = self._versions.get((model, version))
+        if found is None:
+            found = self._versions[(model, version)] = _Version(
+                *(
+                    metric.labels(model, version)
+                    for metric in (
+                        self.queue_time,
+                        self.compute_input_time,
+                        self.inference_time,
+                        self.compute_output_time,
+                        self.batch_size,
+                        self.queue_depth_gauge,
+                        self.pending_gauge,
+                    )
+                )
+            )
+        return found
 
     def queue_depth(self, model: str, version: str, depth: int) -> None:
-        self.queue_depth_gauge.labels(model, version).set(depth)
+        self._version(model, version).queue_depth.set(depth)
+
+    def pending(self, model: str, version: str, count: int) -> None:
+        self._version(model, version).pending.set(count)
 
     def batch_done(
-        self, model: str, version: str, size: int, queue_s: Sequence[float], compute_s: float
+        self, model: str, version: str, size: int, queue_s: Sequence[float], times: StageTimes
     ) -> None:
-        self.batch_size.labels(model, version).observe(size)
-        self.inference_time.labels(model, version).observe(compute_s)
-        hist = self.queue_time.labels(model, version)
+        children = self._version(model, version)
+        children.batch_size.observe(size)
+        children.compute_input.observe(times.input_s)
+        children.compute_infer.observe(times.infer_s)
+        children.compute_output.observe(times.output_s)
         for q in queue_s:
-            hist.observe(q)
+            children.queue.observe(q)
