@@ -4,7 +4,8 @@ Every call is answered by the shared `service.oip.Dataplane` (the REST ``/v2`` r
 module only converts protobuf messages. Inputs are accepted raw (``raw_input_contents``) or typed
 (``contents``); outputs are always answered raw in ``raw_output_contents`` (tritonclient's ``as_numpy`` reads
 only those). Errors are raised as the service's exceptions and turned into status codes by
-`service.grpc.interceptor.EdgeInterceptor`.
+`service.grpc.interceptor.EdgeInterceptor`. ``ModelConfig`` and ``ModelStatistics`` parse the dataplane's
+documents (Triton's JSON forms) into their messages.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+from google.protobuf import json_format
 
 from .._proto import inference_v2_pb2 as pb
 from .._proto import inference_v2_pb2_grpc as pb_grpc
@@ -135,7 +137,25 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
             outputs=[tensor(**t) for t in meta["outputs"]],
         )
 
+    async def ModelConfig(self, request: pb.ModelConfigRequest, context: Context) -> pb.ModelConfigResponse:
+        config = self._dataplane.model_config(request.name, request.version or None)
+        response = pb.ModelConfigResponse()
+        json_format.ParseDict(config, response.config)
+        return response
+
+    async def ModelStatistics(
+        self, request: pb.ModelStatisticsRequest, context: Context
+    ) -> pb.ModelStatisticsResponse:
+        stats = self._dataplane.model_statistics(request.name or None, request.version or None)
+        response = pb.ModelStatisticsResponse()
+        json_format.ParseDict(stats, response)
+        return response
+
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
+        return await self.infer(request, context)
+
+    async def infer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
+        """One inference request answered."""
         result = await self._dataplane.infer(
             request.model_name,
             request.model_version or None,

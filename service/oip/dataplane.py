@@ -2,6 +2,8 @@
 
 - health: `live`, `ready` (the server), `model_ready`;
 - metadata: `server_metadata`, `model_metadata`;
+- the model configuration and statistics extensions: `model_config` (`service.oip.config`),
+  `model_statistics` (`service.oip.statistics`);
 - `infer`: repository (ONNX) models, whose request tensors are checked against the graph's inputs and run
   through the model version's dynamic batcher (so v2 callers share batches with ``/v1`` detection), and the
   loss models (`service.oip.loss_models`).
@@ -12,6 +14,7 @@ these calls' plain values.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,16 +26,18 @@ from ..core.datatypes import datatype_of
 from ..core.model_version import TensorSpec
 from ..core.state import ServiceState
 from ..errors import InternalError, InvalidInput
+from .config import model_config
 from .loss_models import LOSS_MODELS, LOSS_VERSION, LossV2Model, infer_loss
 from .registry import RepositoryV2Model, V2ModelRegistry
+from .statistics import model_statistics
 
-__all__ = ["EXTENSIONS", "SERVER_NAME", "Dataplane", "InferResult", "check_inputs"]
+__all__ = ["EXTENSIONS", "SERVER_NAME", "Dataplane", "InferResult", "check_inputs", "check_outputs"]
 
 Arrays = dict[str, npt.NDArray[Any]]
 
 SERVER_NAME = "focalserve"
-#: Protocol extensions this server implements (listed by server metadata).
-EXTENSIONS = ("binary_tensor_data",)
+#: Protocol extensions this server implements (listed by server metadata), by Triton's names.
+EXTENSIONS = ("binary_tensor_data", "model_configuration", "statistics")
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,15 @@ class Dataplane:
         """``name``, ``versions``, ``platform``, ``inputs`` and ``outputs``. Raises `NotFound`."""
         return self.models.metadata(name, version or None)
 
+    def model_config(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """Triton's ``ModelConfig`` of the model's version (None: the default). Raises `NotFound`."""
+        return model_config(self.models.check_version(name, version or None), version or None, self.state)
+
+    def model_statistics(self, name: str | None = None, version: str | None = None) -> dict[str, Any]:
+        """Triton's ``{"model_stats": [...]}``: every model's ready versions (``name`` None), every ready
+        version of ``name`` (``version`` None), or that version. Raises `NotFound`, `InvalidInput`."""
+        return model_statistics(self.models, name or None, version or None)
+
     async def infer(
         self,
         name: str,
@@ -135,23 +149,65 @@ class Dataplane:
             Unavailable / Overloaded / Timeout: as the model's batcher reports.
         """
         model = self.models.check_version(name, version or None)
-        known = [t.name for t in model.outputs(version or None)]
-        for out in requested or ():
-            if out not in known:
-                raise InvalidInput(f"model {name} has no output {out!r} (outputs: {known})", field="outputs")
         if isinstance(model, LossV2Model):
-            outputs = await infer_loss(self.state, model, inputs, parameters, timeout_s)
-            ran = LOSS_VERSION
-        else:
-            mv = self.state.model(name, version or None)
+            return await self._infer_loss(model, inputs, parameters, requested, timeout_s)
+        mv = self.state.model(name, version or None)
+        assert mv.batcher is not None  # state.model returns ready versions only
+        arrived = time.monotonic()
+        try:  # refused here, the request still counts as failed in the version's statistics
+            keep = check_outputs(name, mv.outputs, requested)
             check_inputs(name, mv.inputs, inputs)
-            ran = mv.version
             if any(a.ndim == 0 or a.shape[0] == 0 for a in inputs.values()):
                 raise InvalidInput(f"model {name} needs a batch dimension of at least 1", field="inputs")
-            assert mv.batcher is not None  # state.model returns ready versions only
-            outputs = (await mv.batcher.submit(inputs, timeout_s=timeout_s)).outputs
-        keep = requested or known
-        missing = [k for k in keep if k not in outputs]
-        if missing:
-            raise InternalError(f"model {name} did not produce output {missing[0]!r}")
-        return InferResult(name, ran, {k: outputs[k] for k in keep})
+        except InvalidInput:
+            mv.batcher.statistics.request_failed(time.monotonic() - arrived)
+            raise
+        outputs = (await mv.batcher.submit(inputs, timeout_s=timeout_s)).outputs
+        return _result(name, mv.version, outputs, keep)
+
+    async def _infer_loss(
+        self,
+        model: LossV2Model,
+        inputs: Arrays,
+        parameters: Mapping[str, Any],
+        requested: list[str] | None,
+        timeout_s: float,
+    ) -> InferResult:
+        """A loss model's infer, counted as one request and one execution of one row (statistics, metrics)."""
+        stats, metrics, name = model.statistics(LOSS_VERSION), self.state.metrics, model.name
+        arrived = time.monotonic()
+        model.pending += 1
+        metrics.pending(name, LOSS_VERSION, model.pending)
+        try:
+            keep = check_outputs(name, model.outputs(), requested)
+            run = await infer_loss(self.state, model, inputs, parameters, timeout_s)
+        except BaseException:
+            stats.request_failed(time.monotonic() - arrived)
+            raise
+        finally:
+            model.pending -= 1
+            metrics.pending(name, LOSS_VERSION, model.pending)
+        stats.batch_ran(1, run.times)
+        stats.request_succeeded(1, time.monotonic() - arrived, run.queue_s, run.times)
+        metrics.batch_done(name, LOSS_VERSION, 1, [run.queue_s], run.times)
+        return _result(name, LOSS_VERSION, run.outputs, keep)
+
+
+def check_outputs(model: str, specs: list[TensorSpec], requested: list[str] | None) -> list[str]:
+    """The outputs to answer: ``requested`` (each must be one of the model's), or all of them.
+
+    Raises:
+        InvalidInput: an output the model does not have.
+    """
+    known = [t.name for t in specs]
+    for out in requested or ():
+        if out not in known:
+            raise InvalidInput(f"model {model} has no output {out!r} (outputs: {known})", field="outputs")
+    return requested or known
+
+
+def _result(name: str, version: str, outputs: Arrays, keep: list[str]) -> InferResult:
+    missing = [k for k in keep if k not in outputs]
+    if missing:
+        raise InternalError(f"model {name} did not produce output {missing[0]!r}")
+    return InferResult(name, version, {k: outputs[k] for k in keep})

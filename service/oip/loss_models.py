@@ -3,14 +3,17 @@
 Inputs ``logits`` (``probabilities`` for ``entropy``) and ``targets``; loss options (``alpha``, ``gamma``,
 ``reduction``, ``kind``, ``from_logits``, ...) as request ``parameters``; output ``loss`` (FP64: shape ``[1]``
 when reduced, the per-element / per-sample values with ``reduction: "none"``), computed by the service's
-scoring function (`service.core.scoring.score`) in the CPU pool.
+scoring function (`service.core.scoring.score`) in the CPU pool. `infer_loss` also says how long each stage
+took (`LossRun`), for the model's statistics.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,9 +26,18 @@ from ..core.datatypes import datatype_of
 from ..core.model_version import TensorSpec
 from ..core.scoring import ScoreOptions, score
 from ..core.state import ServiceState
+from ..core.statistics import ModelStatistics, StageTimes, timed_call
 from ..errors import InvalidInput, Timeout, map_errors
 
-__all__ = ["LOSS_MODELS", "LOSS_VERSION", "LossV2Model", "infer_loss", "library_defaults", "loss_options"]
+__all__ = [
+    "LOSS_MODELS",
+    "LOSS_VERSION",
+    "LossRun",
+    "LossV2Model",
+    "infer_loss",
+    "library_defaults",
+    "loss_options",
+]
 
 Arrays = dict[str, npt.NDArray[Any]]
 
@@ -48,13 +60,18 @@ RESERVED_PARAMETERS = frozenset(
 
 
 class LossV2Model:
-    """One loss as a v2 model (the `service.oip.registry.V2Model` protocol): always ready, version ``1``."""
+    """One loss as a v2 model (the `service.oip.registry.V2Model` protocol): always ready, version ``1``.
+
+    Its `ModelStatistics` count each infer call as one request and one execution of one row.
+    """
 
     platform = "focalserve_losses"
 
     def __init__(self, name: str) -> None:
         self._name = name
         self.loss, self.takes_targets, self.first_input = LOSS_MODELS[name]
+        self._statistics = ModelStatistics()
+        self.pending = 0  # infer calls under way
 
     @property
     def name(self) -> str:
@@ -74,11 +91,25 @@ class LossV2Model:
     def outputs(self, version: str | None = None) -> list[TensorSpec]:
         return [TensorSpec("loss", "FP64", [-1])]
 
+    def statistics(self, version: str) -> ModelStatistics:
+        return self._statistics
+
+
+@dataclass(frozen=True)
+class LossRun:
+    """A loss model's answer and its times: ``times`` are the checks of the inputs and options, the scoring
+    call (in its thread) and the output built; ``queue_s`` the wait for a thread of the CPU pool."""
+
+    outputs: Arrays
+    queue_s: float
+    times: StageTimes
+
 
 async def infer_loss(
     state: ServiceState, model: LossV2Model, inputs: Arrays, parameters: Mapping[str, Any], timeout_s: float
-) -> Arrays:
+) -> LossRun:
     """Run loss model ``model`` on ``inputs`` (checked: names, numeric, element limit) in the CPU pool."""
+    started = time.monotonic()
     names = [t.name for t in model.inputs()]
     extra = sorted(set(inputs) - set(names))
     if extra:
@@ -92,9 +123,12 @@ async def infer_loss(
         check_elements(inputs[name].size, field, state.settings.max_score_elements)
     options = loss_options(model.name, parameters)
     targets = inputs.get("targets")
+    stamps: list[float] = []  # the scoring call's start and end, read in its thread
+    submitted = time.monotonic()
     try:
         result = await asyncio.wait_for(
-            state.in_cpu_pool(score, inputs[model.first_input], targets, options), timeout_s
+            state.in_cpu_pool(timed_call, stamps, score, inputs[model.first_input], targets, options),
+            timeout_s,
         )
     except TimeoutError:
         raise Timeout(f"model {model.name} did not finish within the timeout of {timeout_s:g} s") from None
@@ -103,8 +137,13 @@ async def infer_loss(
     value = result.losses[0]
     if value.value is None:
         assert value.per_sample is not None  # reduction "none"
-        return {"loss": np.asarray(value.per_sample, dtype=np.float64)}
-    return {"loss": np.array([value.value], dtype=np.float64)}
+        loss = np.asarray(value.per_sample, dtype=np.float64)
+    else:
+        loss = np.array([value.value], dtype=np.float64)
+    ended = time.monotonic()
+    ran_from, ran_to = stamps if len(stamps) == 2 else (submitted, ended)
+    times = StageTimes(submitted - started, ran_to - ran_from, ended - ran_to)
+    return LossRun({"loss": loss}, ran_from - submitted, times)
 
 
 def _v2_field(field: str | None, model: LossV2Model) -> str | None:

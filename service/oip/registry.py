@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from ..core.model_version import TensorSpec
 from ..core.repository import ModelRegistry
+from ..core.statistics import ModelStatistics
 from ..errors import NotFound
 
 __all__ = ["RepositoryV2Model", "V2Model", "V2ModelRegistry"]
@@ -32,6 +33,10 @@ class V2Model(Protocol):
     def inputs(self, version: str | None = None) -> list[TensorSpec]: ...
 
     def outputs(self, version: str | None = None) -> list[TensorSpec]: ...
+
+    def statistics(self, version: str) -> ModelStatistics:
+        """The version's statistics (`service.core.statistics`); zeros for a version that never ran."""
+        ...
 
 
 class RepositoryV2Model:
@@ -57,6 +62,10 @@ class RepositoryV2Model:
 
     def outputs(self, version: str | None = None) -> list[TensorSpec]:
         return self._registry.get(self._name, version).outputs
+
+    def statistics(self, version: str) -> ModelStatistics:
+        batcher = self._registry.get(self._name, version).batcher
+        return batcher.statistics if batcher is not None else ModelStatistics()
 
 
 class V2ModelRegistry:

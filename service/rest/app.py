@@ -18,7 +18,7 @@ from ..settings import Settings
 from .edge import EdgeMiddleware
 from .openapi import MODELS, SCHEMAS, complete_operations
 from .problems import install_error_handlers
-from .routers import detect, metrics, models, score, v2
+from .routers import detect, metrics, models, score, v2, v2_extensions
 
 __all__ = ["create_app"]
 
@@ -73,9 +73,12 @@ def create_app(
     app.state.dataplane = dataplane
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, state=state)
-    for router in (detect.router, score.router, models.router, v2.router, metrics.router):
+    # v2_extensions before v2: /v2/models/stats is not the metadata of a model named "stats"
+    routers = (detect.router, score.router, models.router, v2_extensions.router, v2.router, metrics.router)
+    for router in routers:
         app.include_router(router)
-    _document_models(app, MODELS, SCHEMAS, api_keys=state.api_keys.enabled)
+    schemas = {**SCHEMAS, **v2_extensions.SCHEMAS}
+    _document_models(app, MODELS, schemas, api_keys=state.api_keys.enabled)
     return app
 
 

@@ -1,4 +1,5 @@
-"""The proto contract: the committed stubs are fresh; the inference API matches the published protocol."""
+"""The proto contract: the committed stubs are fresh; the inference API matches the published protocol, and
+the model configuration is a part of Triton's, field numbers and enums included."""
 
 from __future__ import annotations
 
@@ -11,24 +12,42 @@ from service._proto import inference_v2_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Dumps (message -> field -> (number, type, repeated)) for the Open Inference Protocol messages of a module.
+# Dumps (message -> field -> (number, type, repeated, message or enum type, oneof)) for the messages of a
+# module, (enum -> value -> number) for its enums, and its GRPCInferenceService's methods if it has one.
 _DUMP = """
 import json, sys, importlib
 mod = importlib.import_module(sys.argv[1])
 out = {}
+def enum(e):
+    out[e.full_name] = {v.name: v.number for v in e.values}
 def walk(d):
-    out[d.full_name] = {f.name: [f.number, f.type, f.is_repeated] for f in d.fields}
+    out[d.full_name] = {
+        f.name: [
+            f.number, f.type, f.is_repeated,
+            (f.message_type or f.enum_type).full_name if (f.message_type or f.enum_type) else None,
+            f.containing_oneof.name if f.containing_oneof else None,
+        ]
+        for f in d.fields
+    }
     for n in d.nested_types:
         walk(n)
+    for e in d.enum_types:
+        enum(e)
 for d in mod.DESCRIPTOR.message_types_by_name.values():
     walk(d)
-svc = mod.DESCRIPTOR.services_by_name["GRPCInferenceService"]
-out["__methods__"] = {m.name: [m.input_type.full_name, m.output_type.full_name] for m in svc.methods}
+for e in mod.DESCRIPTOR.enum_types_by_name.values():
+    enum(e)
+svc = mod.DESCRIPTOR.services_by_name.get("GRPCInferenceService")
+if svc is not None:
+    out["__methods__"] = {
+        m.name: [m.input_type.full_name, m.output_type.full_name, m.client_streaming, m.server_streaming]
+        for m in svc.methods
+    }
 print(json.dumps(out))
 """
 
 
-def _dump(module: str) -> dict[str, dict[str, list[object]]]:
+def _dump(module: str) -> dict[str, dict[str, object]]:
     # Each in its own process: both modules define the same `inference.*` symbols, which one descriptor pool
     # refuses to hold twice.
     out = subprocess.run(
@@ -71,3 +90,16 @@ def test_inference_messages_match_the_published_protocol_field_for_field() -> No
             continue
         assert message in published, message
         assert fields == published[message], message
+
+
+def test_the_model_configuration_is_a_part_of_tritons_with_its_numbers() -> None:
+    ours = _dump("service._proto.model_config_pb2")
+    published = _dump("tritonclient.grpc.model_config_pb2")
+    assert {"inference.ModelConfig", "inference.ModelInput", "inference.DataType"} <= set(ours)
+    for name, members in ours.items():
+        assert name in published, name
+        if all(isinstance(number, int) for number in members.values()):  # an enum (or empty message): whole
+            assert members == published[name], name
+            continue
+        for field, description in members.items():  # messages: each field as Triton has it
+            assert published[name].get(field) == description, f"{name}.{field}"

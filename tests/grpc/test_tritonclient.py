@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -91,3 +92,64 @@ def test_the_committed_detector_runs_through_tritonclient(answers) -> None:
         "labels": [2, detections],
         "num_detections": [2],
     }
+
+
+def test_model_configuration_through_both_clients(answers) -> None:
+    grpc_config = answers["grpc_config_detector"]["config"]  # ModelConfigResponse as JSON
+    http_config = answers["http_config_detector"]
+    for config in (grpc_config, http_config):
+        assert config["name"] == "detector" and config["platform"] == "onnxruntime_onnx"
+        assert config["backend"] == "onnxruntime" and config["max_batch_size"] == 8
+        (images,) = config["input"]
+        assert images["name"] == "images" and images["data_type"] == "TYPE_FP32"
+        assert [int(d) for d in images["dims"]] == [3, 64, 64]
+        assert [o["name"] for o in config["output"]] == ["boxes", "scores", "labels", "num_detections"]
+        assert int(config["dynamic_batching"]["max_queue_delay_microseconds"]) == 5000
+        assert config["instance_group"][0]["kind"] == "KIND_CPU"
+    assert http_config["input"][0]["dims"] == [3, 64, 64]  # REST: numbers, as Triton writes them
+    for config in (answers["grpc_config_focal_loss"]["config"], answers["http_config_focal_loss"]):
+        assert config["platform"] == "focalserve_losses" and config.get("max_batch_size", 0) == 0
+        assert [t["name"] for t in config["input"]] == ["logits", "targets"]
+        assert "dynamic_batching" not in config
+
+
+def _numbers(entry: dict[str, Any]) -> dict[str, Any]:
+    """A model_stats entry with the gRPC JSON's uint64 strings as ints and its omitted zeros filled in."""
+
+    def duration(d: dict[str, Any]) -> tuple[int, int]:
+        return int(d.get("count", 0)), int(d.get("ns", 0))
+
+    stats = entry.get("inference_stats", {})
+    return {
+        "name": entry["name"],
+        "version": entry["version"],
+        **{k: int(entry.get(k, 0)) for k in ("last_inference", "inference_count", "execution_count")},
+        "inference_stats": {
+            k: duration(stats.get(k, {}))
+            for k in ("success", "fail", "queue", "compute_input", "compute_infer", "compute_output")
+        },
+        "batch_stats": {
+            int(b["batch_size"]): {k: duration(b.get(k, {})) for k in ("compute_input", "compute_infer")}
+            for b in entry.get("batch_stats", [])
+        },
+    }
+
+
+def test_inference_statistics_count_what_the_clients_sent(answers) -> None:
+    (before,) = [_numbers(e) for e in answers["grpc_stats_before"]["model_stats"]]
+    (after,) = [_numbers(e) for e in answers["grpc_stats_after"]["model_stats"]]
+    (http_after,) = [_numbers(e) for e in answers["http_stats_after"]["model_stats"]]
+    assert after == http_after  # both edges read the same numbers
+    assert after["name"] == "detector" and after["version"] == "1"
+    assert after["inference_count"] - before["inference_count"] == 1 + 2 + 2 + 2  # rows
+    success, old = after["inference_stats"]["success"], before["inference_stats"]["success"]
+    assert success[0] - old[0] == 4 and success[1] > old[1]
+    for stage in ("queue", "compute_input", "compute_infer", "compute_output"):
+        assert after["inference_stats"][stage][0] == success[0], stage
+        assert after["inference_stats"][stage][1] > 0, stage
+    assert after["execution_count"] - before["execution_count"] == 4  # sent one after the other
+    batches = after["batch_stats"]
+    assert {1, 2} <= set(batches) and all(b["compute_infer"][1] > 0 for b in batches.values())
+    listed = {(e["name"], e["version"]) for e in answers["http_stats_all"]["model_stats"]}
+    assert {("detector", "1"), ("focal_loss", "1")} <= listed
+    assert {"model_configuration", "statistics"} <= set(answers["grpc_server_extensions"])

@@ -93,6 +93,36 @@ def main(grpc_target: str, http_url: str, key: str) -> dict[str, object]:
         response_compression_algorithm="deflate",
     )
     out["http_focal_gzip"] = result.as_numpy("loss").tolist()
+    out.update(extensions(client, http, headers))
+    return out
+
+
+def extensions(
+    client: grpcclient.InferenceServerClient, http: httpclient.InferenceServerClient, headers: dict[str, str]
+) -> dict[str, object]:
+    """The model configuration and statistics extensions on both clients."""
+    images = client_arrays()[0]
+    out: dict[str, object] = {}
+    for name in ("detector", "focal_loss"):
+        out[f"grpc_config_{name}"] = client.get_model_config(name, headers=dict(headers), as_json=True)
+        out[f"http_config_{name}"] = http.get_model_config(name, headers=dict(headers))
+    # statistics: what this process sends between two reads (the tests before it ran to their end)
+    out["grpc_stats_before"] = client.get_inference_statistics(
+        "detector", headers=dict(headers), as_json=True
+    )
+    for rows in (1, 2, 2):
+        tensor = grpcclient.InferInput("images", [rows, *images.shape[1:]], "FP32")
+        tensor.set_data_from_numpy(images[:rows])
+        client.infer("detector", [tensor], headers=dict(headers))
+    tensor = httpclient.InferInput("images", list(images.shape), "FP32")
+    tensor.set_data_from_numpy(images, binary_data=True)
+    http.infer("detector", [tensor], headers=dict(headers))
+    out["grpc_stats_after"] = client.get_inference_statistics("detector", headers=dict(headers), as_json=True)
+    out["http_stats_after"] = http.get_inference_statistics("detector", headers=dict(headers))
+    out["http_stats_all"] = http.get_inference_statistics(headers=dict(headers))
+    out["grpc_server_extensions"] = client.get_server_metadata(headers=dict(headers), as_json=True)[
+        "extensions"
+    ]
     return out
 
 
