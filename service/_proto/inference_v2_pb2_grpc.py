@@ -64,6 +64,11 @@ class GRPCInferenceServiceStub:
                 request_serializer=focalserve_dot_inference__v2__pb2.ModelInferRequest.SerializeToString,
                 response_deserializer=focalserve_dot_inference__v2__pb2.ModelInferResponse.FromString,
                 _registered_method=True)
+        self.ModelStreamInfer = channel.stream_stream(
+                '/inference.GRPCInferenceService/ModelStreamInfer',
+                request_serializer=focalserve_dot_inference__v2__pb2.ModelInferRequest.SerializeToString,
+                response_deserializer=focalserve_dot_inference__v2__pb2.ModelStreamInferResponse.FromString,
+                _registered_method=True)
         self.ModelConfig = channel.unary_unary(
                 '/inference.GRPCInferenceService/ModelConfig',
                 request_serializer=focalserve_dot_inference__v2__pb2.ModelConfigRequest.SerializeToString,
@@ -121,6 +126,14 @@ class GRPCInferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ModelStreamInfer(self, request_iterator, context):
+        """Inference calls over one stream: one response per request, in the order they complete; a failed
+        request is answered with its error_message and the stream goes on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ModelConfig(self, request, context):
         """The model configuration extension: a model version's configuration.
         """
@@ -167,6 +180,11 @@ def add_GRPCInferenceServiceServicer_to_server(servicer, server):
                     servicer.ModelInfer,
                     request_deserializer=focalserve_dot_inference__v2__pb2.ModelInferRequest.FromString,
                     response_serializer=focalserve_dot_inference__v2__pb2.ModelInferResponse.SerializeToString,
+            ),
+            'ModelStreamInfer': grpc.stream_stream_rpc_method_handler(
+                    servicer.ModelStreamInfer,
+                    request_deserializer=focalserve_dot_inference__v2__pb2.ModelInferRequest.FromString,
+                    response_serializer=focalserve_dot_inference__v2__pb2.ModelStreamInferResponse.SerializeToString,
             ),
             'ModelConfig': grpc.unary_unary_rpc_method_handler(
                     servicer.ModelConfig,
@@ -341,6 +359,33 @@ class GRPCInferenceService:
             '/inference.GRPCInferenceService/ModelInfer',
             focalserve_dot_inference__v2__pb2.ModelInferRequest.SerializeToString,
             focalserve_dot_inference__v2__pb2.ModelInferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModelStreamInfer(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/inference.GRPCInferenceService/ModelStreamInfer',
+            focalserve_dot_inference__v2__pb2.ModelInferRequest.SerializeToString,
+            focalserve_dot_inference__v2__pb2.ModelStreamInferResponse.FromString,
             options,
             channel_credentials,
             insecure,

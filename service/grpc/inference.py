@@ -4,14 +4,14 @@ Every call is answered by the shared `service.oip.Dataplane` (the REST ``/v2`` r
 module only converts protobuf messages. Inputs are accepted raw (``raw_input_contents``) or typed
 (``contents``); outputs are always answered raw in ``raw_output_contents`` (tritonclient's ``as_numpy`` reads
 only those). Errors are raised as the service's exceptions and turned into status codes by
-`service.grpc.interceptor.EdgeInterceptor`. ``ModelConfig`` and ``ModelStatistics`` parse the dataplane's
-documents (Triton's JSON forms) into their messages.
+`service.grpc.interceptor.EdgeInterceptor`. ``ModelStreamInfer`` is `service.grpc.stream`; ``ModelConfig``
+and ``ModelStatistics`` parse the dataplane's documents (Triton's JSON forms) into their messages.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -26,6 +26,7 @@ from ..errors import InvalidInput
 from ..oip import Dataplane
 from ..oip.codec import tensor_from_raw, tensor_to_raw
 from .interceptor import call_timeout
+from .stream import answer_stream
 
 __all__ = ["InferenceServicer", "decode_inputs", "parameters_of", "tensor_from_contents"]
 
@@ -154,8 +155,14 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
         return await self.infer(request, context)
 
+    async def ModelStreamInfer(
+        self, requests: AsyncIterator[pb.ModelInferRequest], context: Context
+    ) -> AsyncIterator[pb.ModelStreamInferResponse]:
+        async for response in answer_stream(requests, context, self.infer, self._dataplane.state.closing):
+            yield response
+
     async def infer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
-        """One inference request answered."""
+        """One inference request answered (ModelInfer, and each message of ModelStreamInfer)."""
         result = await self._dataplane.infer(
             request.model_name,
             request.model_version or None,

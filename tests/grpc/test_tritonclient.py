@@ -153,3 +153,14 @@ def test_inference_statistics_count_what_the_clients_sent(answers) -> None:
     listed = {(e["name"], e["version"]) for e in answers["http_stats_all"]["model_stats"]}
     assert {("detector", "1"), ("focal_loss", "1")} <= listed
     assert {"model_configuration", "statistics"} <= set(answers["grpc_server_extensions"])
+
+
+def test_a_stream_answers_each_request_and_the_bad_one_with_its_error(answers) -> None:
+    stream = answers["grpc_stream"]
+    assert len(stream) == 5
+    errors = [a["error"] for a in stream if "error" in a]
+    assert len(errors) == 1 and "nope" in errors[0]
+    _, logits, targets = client_arrays()
+    expected = [float(losses.focal_loss(logits, targets, gamma=2.0))]
+    assert sorted(a["id"] for a in stream if "id" in a) == ["0", "1", "3", "4"]
+    assert all(a["loss"] == expected for a in stream if "id" in a)

@@ -100,8 +100,8 @@ def main(grpc_target: str, http_url: str, key: str) -> dict[str, object]:
 def extensions(
     client: grpcclient.InferenceServerClient, http: httpclient.InferenceServerClient, headers: dict[str, str]
 ) -> dict[str, object]:
-    """The model configuration and statistics extensions on both clients."""
-    images = client_arrays()[0]
+    """The model configuration and statistics extensions on both clients, and a gRPC stream."""
+    images, logits, targets = client_arrays()
     out: dict[str, object] = {}
     for name in ("detector", "focal_loss"):
         out[f"grpc_config_{name}"] = client.get_model_config(name, headers=dict(headers), as_json=True)
@@ -123,6 +123,24 @@ def extensions(
     out["grpc_server_extensions"] = client.get_server_metadata(headers=dict(headers), as_json=True)[
         "extensions"
     ]
+    # a stream of five focal_loss requests, the middle one bad (an input the model does not have)
+    answers: list[dict[str, object]] = []
+
+    def callback(result: object, error: InferenceServerException | None) -> None:
+        if error is not None:
+            answers.append({"error": error.message()})
+        else:
+            answers.append({"id": result.get_response().id, "loss": result.as_numpy("loss").tolist()})
+
+    client.start_stream(callback=callback, headers=dict(headers))
+    for i in range(5):
+        a = grpcclient.InferInput("nope" if i == 2 else "logits", list(logits.shape), "FP32")
+        a.set_data_from_numpy(logits)
+        b = grpcclient.InferInput("targets", list(targets.shape), "FP32")
+        b.set_data_from_numpy(targets)
+        client.async_stream_infer("focal_loss", [a, b], request_id=str(i), parameters={"gamma": 2})
+    client.stop_stream()  # waits for every answer
+    out["grpc_stream"] = answers
     return out
 
 
