@@ -21,6 +21,8 @@ from losses import LossInputError
 
 __all__ = [
     "AnswerTooLarge",
+    "FailedPrecondition",
+    "Forbidden",
     "InternalError",
     "InvalidInput",
     "MethodNotAllowed",
@@ -205,6 +207,23 @@ class Unauthenticated(ServiceError):
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
+
+
+class Forbidden(ServiceError):
+    """The caller is known but may not do this (403): the model repository API without the admin key."""
+
+    http_status = 403
+    grpc_code = "PERMISSION_DENIED"
+    title = "Forbidden"
+
+
+class FailedPrecondition(ServiceError):
+    """The request is well formed but the server is not in a state to do it (400, as Triton answers it): a
+    model load or unload while the model control mode is not ``explicit``."""
+
+    http_status = 400
+    grpc_code = "FAILED_PRECONDITION"
+    title = "Failed precondition"
 
 
 class InternalError(ServiceError):

@@ -33,10 +33,20 @@ class Settings(BaseSettings):
     model_repository: Path = Field(
         default=DEFAULT_MODEL_REPOSITORY, description="Triton-layout model repository."
     )
-    model_control_mode: Literal["none", "poll"] = Field(
+    model_control_mode: Literal["none", "poll", "explicit"] = Field(
         default="none",
         description="none: the repository is read once, at start; poll: re-read every repository_poll_secs, "
-        "new and changed versions loaded (then swapped in), removed ones unloaded.",
+        "new and changed versions loaded (then swapped in), removed ones unloaded; explicit: only the "
+        "load_models at start, then models loaded and unloaded by the model repository API.",
+    )
+    load_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="explicit mode: the models loaded at start ('*': all; none by default, as Triton).",
+    )
+    admin_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="The model repository API (index, load, unload) needs header x-admin-key equal to one "
+        "of these; without any it is refused.",
     )
     repository_poll_secs: float = Field(
         default=15.0, gt=0, description="poll mode: seconds between two reads of the repository."
@@ -165,7 +175,14 @@ class Settings(BaseSettings):
         default="info", description="Log level of the service's loggers."
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("load_models", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -15,6 +15,9 @@ modification times:
   without a version to serve because its successor is still loading;
 * a version taken out is *retired*: what it has queued or running finishes on it, its batcher stops once its
   queue has been quiet for a second (`ModelVersion.retire`), and its ONNX Runtime session is released.
+
+``model_control_mode: explicit`` uses the same load-then-swap and retire steps for one model at a time
+(`load_model`, `unload_model`; `service.core.model_control` calls them), with no polling.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .model_config import ModelConfig
 from .model_version import ModelVersion
-from .repository import scan_repository
+from .repository import scan_model, scan_repository
 
 if TYPE_CHECKING:
     from .state import ServiceState
@@ -89,14 +93,39 @@ class RepositoryWatcher:
             return await self._sync()
 
     async def _sync(self) -> SyncReport:
-        state, report = self.state, SyncReport()
+        state = self.state
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(state.cpu_pool, scan_repository, state.settings.model_repository)
-        served = {mv.key: mv for mv in state.registry}
+        return await self._apply(list(found), list(state.registry))
+
+    async def load_model(self, name: str, override: ModelConfig | None = None) -> SyncReport:
+        """Load one model folder's versions (``override``: instead of its config.pbtxt) and swap them in, as
+        a pass does for the whole repository; versions the policy no longer names are taken out. Versions
+        already served with the same files are kept unless ``override`` is given. Serialised with `sync`."""
+        async with self._lock:
+            state = self.state
+            folder = state.settings.model_repository / name
+            found = await asyncio.get_running_loop().run_in_executor(
+                state.cpu_pool, scan_model, folder, override
+            )
+            return await self._apply(found, _versions(state, name), force=override is not None)
+
+    async def unload_model(self, name: str) -> SyncReport:
+        """Take every version of one model out of the registry and retire it. Serialised with `sync`."""
+        async with self._lock:
+            return await self._apply([], _versions(self.state, name))
+
+    async def _apply(
+        self, found: list[ModelVersion], current: list[ModelVersion], *, force: bool = False
+    ) -> SyncReport:
+        """Make the ``current`` versions (those served, of the models concerned) into ``found``: load and swap
+        in what is new or changed (everything with ``force``), take out what is not found."""
+        state, report = self.state, SyncReport()
+        served = {mv.key: mv for mv in current}
         wanted = {mv.key: mv for mv in found}
         for key, mv in wanted.items():
             old = served.get(key)
-            if old is not None and old.stamp == mv.stamp:
+            if old is not None and old.stamp == mv.stamp and not force:
                 continue
             await state.load_version(mv)
             if mv.ready or old is None or not old.ready:

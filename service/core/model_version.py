@@ -17,6 +17,7 @@ from ..errors import InvalidInput, Unavailable
 from .backend import create_session
 from .batching import Batcher, BatchObserver
 from .datatypes import DATATYPES, datatype_of_onnx
+from .model_config import VersionPolicy
 from .preprocess import InputSpec
 
 __all__ = ["ModelVersion", "State", "TensorSpec"]
@@ -59,6 +60,8 @@ class ModelVersion:
     batcher: Batcher | None = field(default=None, init=False)
     #: what the files looked like when scanned (sizes and modification times): a change means a reload
     stamp: tuple[int, ...] = ()
+    #: the version policy of the load request's configuration that selected it (None: config.pbtxt's)
+    version_policy: VersionPolicy | None = None
     _session: Any = None
 
     @property

@@ -15,7 +15,7 @@ from ..errors import NotFound
 from .model_config import ModelConfig, VersionPolicy, read_config
 from .model_version import ModelVersion, TensorSpec
 
-__all__ = ["ModelRegistry", "ModelVersion", "TensorSpec", "scan_repository"]
+__all__ = ["ModelRegistry", "ModelVersion", "TensorSpec", "model_folders", "scan_model", "scan_repository"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,10 @@ class ModelRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._models)
+
+    def keep_only(self, names: set[str]) -> None:
+        """Forget every model not in ``names`` (explicit model control: what is not asked for at start)."""
+        self._models = {name: versions for name, versions in self._models.items() if name in names}
 
     def add(self, mv: ModelVersion) -> None:
         """Serve ``mv`` (replacing the version of the same name and number, if any)."""
@@ -91,47 +95,71 @@ def scan_repository(root: Path) -> ModelRegistry:
     Raises:
         FileNotFoundError: ``root`` is not a directory.
     """
-    if not root.is_dir():
-        raise FileNotFoundError(f"model repository {root} is not a directory")
     found: list[ModelVersion] = []
-    for model_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        config_path = model_dir / "config.pbtxt"
-        config_error: str | None = None
-        try:
-            config = read_config(config_path.read_text()) if config_path.is_file() else ModelConfig()
-        except (OSError, UnicodeDecodeError, ValueError) as exc:  # every version fails, naming the file
-            config, config_error = ModelConfig(version_policy=VersionPolicy("all")), f"{config_path}: {exc}"
-        max_batch = config.max_batch_size
-        candidates = {int(p.name): p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()}
-        served = config.version_policy.select(list(candidates))
-        if len(served) < len(candidates):
-            log.info(
-                "model %s: serving version(s) %s of %s (version_policy %s)",
-                model_dir.name,
-                served,
-                sorted(candidates),
-                config.version_policy.describe(),
-            )
-        for version_dir in (candidates[v] for v in served):
-            onnx = version_dir / "model.onnx"
-            if not onnx.exists():
-                log.warning("%s has no model.onnx: not a model version, skipped", version_dir)
-                continue
-            metadata, error = _read_metadata(version_dir / "metadata.json")
-            error = config_error or error
-            if not onnx.is_file():
-                error = f"{onnx} is not a regular file"
-            mv = ModelVersion(model_dir.name, str(int(version_dir.name)), version_dir, metadata, max_batch)
-            mv.stamp = _stamp(onnx, version_dir / "metadata.json", config_path)
-            if error is not None:
-                mv.state, mv.error = "failed", error
-                log.error("model %s version %s is broken: %s", mv.name, mv.version, error)
-            found.append(mv)
+    for model_dir in model_folders(root):
+        found += scan_model(model_dir)
     if found:
         log.info("model repository %s: %d model version(s)", root, len(found))
     else:
         log.warning("model repository %s holds no model (<name>/<version>/model.onnx)", root)
     return ModelRegistry(found)
+
+
+def model_folders(root: Path) -> list[Path]:
+    """The repository's model folders (every directory not starting with a dot), by name.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a directory.
+    """
+    if not root.is_dir():
+        raise FileNotFoundError(f"model repository {root} is not a directory")
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def scan_model(model_dir: Path, override: ModelConfig | None = None) -> list[ModelVersion]:
+    """The versions of one model folder that its ``version_policy`` names (none loaded yet).
+
+    ``override`` (a load request's configuration) replaces what config.pbtxt says; the versions it selects
+    carry its policy in ``version_policy``.
+    """
+    config_path = model_dir / "config.pbtxt"
+    config_error: str | None = None
+    try:
+        config = read_config(config_path.read_text()) if config_path.is_file() else ModelConfig()
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # every version fails, naming the file
+        config, config_error = ModelConfig(version_policy=VersionPolicy("all")), f"{config_path}: {exc}"
+    if override is not None:
+        config, config_error = override, None
+    max_batch = config.max_batch_size
+    candidates = {int(p.name): p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()}
+    served = config.version_policy.select(list(candidates))
+    if len(served) < len(candidates):
+        log.info(
+            "model %s: serving version(s) %s of %s (version_policy %s)",
+            model_dir.name,
+            served,
+            sorted(candidates),
+            config.version_policy.describe(),
+        )
+    found: list[ModelVersion] = []
+    for version_dir in (candidates[v] for v in served):
+        onnx = version_dir / "model.onnx"
+        if not onnx.exists():
+            log.warning("%s has no model.onnx: not a model version, skipped", version_dir)
+            continue
+        metadata, error = _read_metadata(version_dir / "metadata.json")
+        error = config_error or error
+        if not onnx.is_file():
+            error = f"{onnx} is not a regular file"
+        mv = ModelVersion(model_dir.name, str(int(version_dir.name)), version_dir, metadata, max_batch)
+        mv.stamp = _stamp(onnx, version_dir / "metadata.json", config_path)
+        if override is not None:
+            mv.version_policy = override.version_policy
+        if error is not None:
+            mv.state, mv.error = "failed", error
+            log.error("model %s version %s is broken: %s", mv.name, mv.version, error)
+        found.append(mv)
+    return found
 
 
 def _stamp(*paths: Path) -> tuple[int, ...]:

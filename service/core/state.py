@@ -20,6 +20,7 @@ from .auth import ApiKeys
 from .detection import DetectionResult, DetectLimits, DetectOptions, detect
 from .live_repository import RepositoryWatcher
 from .metrics import Metrics
+from .model_control import ModelControl
 from .model_version import ModelVersion
 from .repository import ModelRegistry, scan_repository
 
@@ -48,6 +49,8 @@ class ServiceState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.registry: ModelRegistry = scan_repository(settings.model_repository)
+        if settings.model_control_mode == "explicit":
+            self._keep_load_models()
         self.api_keys = ApiKeys(settings.api_keys)
         self.detect_limits = DetectLimits(
             max_images=settings.max_images_per_request,
@@ -66,8 +69,11 @@ class ServiceState:
         self.inference_pool = ThreadPoolExecutor(max(2, len(self.registry)), thread_name_prefix="inference")
         self.cpu_pool = ThreadPoolExecutor(settings.preprocess_threads, thread_name_prefix="preprocess")
         self._load_task: asyncio.Task[None] | None = None
-        #: the live repository (``model_control_mode: poll``), from the end of the first load on
+        #: the live repository (``model_control_mode`` poll, polling, or explicit, loading on request), from
+        #: the end of the first load on
         self.watcher: RepositoryWatcher | None = None
+        #: the model repository API (index, load, unload)
+        self.model_control = ModelControl(self)
         #: called after the live repository changed what is served (the v2 model list follows it)
         self.on_repository_change: list[Callable[[], None]] = []
 
@@ -123,9 +129,23 @@ class ServiceState:
         self.loaded = True
         self.metrics.ready.set(1 if self.ready else 0)
         self.readiness_changed.set()
-        if self.settings.model_control_mode == "poll":
+        if self.settings.model_control_mode in ("poll", "explicit"):
             self.watcher = RepositoryWatcher(self)
+        if self.watcher is not None and self.settings.model_control_mode == "poll":
             self.watcher.start()
+
+    def _keep_load_models(self) -> None:
+        """Explicit model control: only ``load_models`` are loaded at start ('*': all; none by default)."""
+        wanted = set(self.settings.load_models)
+        if "*" in wanted:
+            return
+        missing = sorted(wanted - set(self.registry.names()))
+        if missing:
+            log.error(
+                "load_models: %s not in the model repository %s", missing, self.settings.model_repository
+            )
+        self.registry.keep_only(wanted)
+        log.info("explicit model control: loading %s at start", sorted(wanted & set(self.registry.names())))
 
     def begin_drain(self) -> None:
         """Readiness false at once; new requests get 503 from now on."""

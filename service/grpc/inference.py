@@ -5,7 +5,9 @@ module only converts protobuf messages. Inputs are accepted raw (``raw_input_con
 (``contents``); outputs are always answered raw in ``raw_output_contents`` (tritonclient's ``as_numpy`` reads
 only those). Errors are raised as the service's exceptions and turned into status codes by
 `service.grpc.interceptor.EdgeInterceptor`. ``ModelStreamInfer`` is `service.grpc.stream`; ``ModelConfig``
-and ``ModelStatistics`` parse the dataplane's documents (Triton's JSON forms) into their messages.
+and ``ModelStatistics`` parse the dataplane's documents (Triton's JSON forms) into their messages; the model
+repository extension's ``RepositoryIndex``, ``RepositoryModelLoad`` and ``RepositoryModelUnload`` read the
+admin key from metadata ``x-admin-key``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .._proto import inference_v2_pb2 as pb
 from .._proto import inference_v2_pb2_grpc as pb_grpc
 from ..core.arrays import check_shape
 from ..core.datatypes import datatype_of, dtype_of
+from ..core.model_control import ADMIN_HEADER
 from ..errors import InvalidInput
 from ..oip import Dataplane
 from ..oip.codec import tensor_from_raw, tensor_to_raw
@@ -105,6 +108,11 @@ def decode_inputs(request: pb.ModelInferRequest) -> dict[str, npt.NDArray[Any]]:
     return inputs
 
 
+def _admin_key(context: Context) -> str | bytes | None:
+    """Metadata ``x-admin-key`` of the call, if sent."""
+    return next((v for k, v in context.invocation_metadata() or () if k == ADMIN_HEADER), None)
+
+
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
     """``inference.GRPCInferenceService`` over the dataplane's v2 models (repository and loss models)."""
 
@@ -151,6 +159,32 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
         response = pb.ModelStatisticsResponse()
         json_format.ParseDict(stats, response)
         return response
+
+    async def RepositoryIndex(
+        self, request: pb.RepositoryIndexRequest, context: Context
+    ) -> pb.RepositoryIndexResponse:
+        models = await self._dataplane.repository_index(_admin_key(context), ready=request.ready)
+        return pb.RepositoryIndexResponse(models=[pb.RepositoryIndexResponse.ModelIndex(**m) for m in models])
+
+    async def RepositoryModelLoad(
+        self, request: pb.RepositoryModelLoadRequest, context: Context
+    ) -> pb.RepositoryModelLoadResponse:
+        config: str | None = None
+        for key, param in request.parameters.items():
+            if key != "config" or param.WhichOneof("parameter_choice") != "string_param":
+                raise InvalidInput(
+                    f"parameter {key!r}: this service takes only 'config' (a JSON ModelConfig string)",
+                    field=f"parameters.{key}",
+                )
+            config = param.string_param
+        await self._dataplane.load_model(request.model_name, _admin_key(context), config)
+        return pb.RepositoryModelLoadResponse()
+
+    async def RepositoryModelUnload(
+        self, request: pb.RepositoryModelUnloadRequest, context: Context
+    ) -> pb.RepositoryModelUnloadResponse:
+        await self._dataplane.unload_model(request.model_name, _admin_key(context))
+        return pb.RepositoryModelUnloadResponse()
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
         return await self.infer(request, context)

@@ -116,7 +116,10 @@ def _instances(name: str, count: int, *, gpu: bool) -> list[dict[str, Any]]:
 
 
 def _version_policy(mv: ModelVersion) -> VersionPolicy:
-    """The model's version policy, from its config.pbtxt (the scan has read the same file)."""
+    """The model's version policy: a load request's configuration's, or config.pbtxt's (the scan has read the
+    same file)."""
+    if mv.version_policy is not None:
+        return mv.version_policy
     path = mv.path.parent / "config.pbtxt"
     try:
         return read_config(path.read_text()).version_policy if path.is_file() else VersionPolicy()

@@ -4,6 +4,8 @@
 - metadata: `server_metadata`, `model_metadata`;
 - the model configuration and statistics extensions: `model_config` (`service.oip.config`),
   `model_statistics` (`service.oip.statistics`);
+- the model repository extension: `repository_index`, `load_model`, `unload_model`
+  (`service.core.model_control`);
 - `infer`: repository (ONNX) models, whose request tensors are checked against the graph's inputs and run
   through the model version's dynamic batcher (so v2 callers share batches with ``/v1`` detection), and the
   loss models (`service.oip.loss_models`).
@@ -37,7 +39,7 @@ Arrays = dict[str, npt.NDArray[Any]]
 
 SERVER_NAME = "focalserve"
 #: Protocol extensions this server implements (listed by server metadata), by Triton's names.
-EXTENSIONS = ("binary_tensor_data", "model_configuration", "statistics")
+EXTENSIONS = ("binary_tensor_data", "model_configuration", "model_repository", "statistics")
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,22 @@ class Dataplane:
         """Triton's ``{"model_stats": [...]}``: every model's ready versions (``name`` None), every ready
         version of ``name`` (``version`` None), or that version. Raises `NotFound`, `InvalidInput`."""
         return model_statistics(self.models, name or None, version or None)
+
+    async def repository_index(
+        self, admin_key: str | bytes | None, *, ready: bool = False
+    ) -> list[dict[str, str]]:
+        """Triton's repository index: ``{"name", "version", "state", "reason"}`` per model folder / version.
+        Raises `Forbidden`."""
+        return await self.state.model_control.index(admin_key, ready=ready)
+
+    async def load_model(self, name: str, admin_key: str | bytes | None, config: str | None = None) -> None:
+        """Load (or reload) model ``name``, ``config`` (JSON ``ModelConfig``) instead of its config.pbtxt.
+        Raises `Forbidden`, `FailedPrecondition`, `NotFound`, `InvalidInput`."""
+        await self.state.model_control.load(name, admin_key, config)
+
+    async def unload_model(self, name: str, admin_key: str | bytes | None) -> None:
+        """Stop serving model ``name``. Raises `Forbidden`, `FailedPrecondition`, `NotFound`."""
+        await self.state.model_control.unload(name, admin_key)
 
     async def infer(
         self,

@@ -18,7 +18,7 @@ from ..settings import Settings
 from .edge import EdgeMiddleware
 from .openapi import MODELS, SCHEMAS, complete_operations
 from .problems import install_error_handlers
-from .routers import detect, metrics, models, score, v2, v2_extensions
+from .routers import detect, metrics, models, score, v2, v2_extensions, v2_repository
 
 __all__ = ["create_app"]
 
@@ -74,10 +74,18 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, state=state)
     # v2_extensions before v2: /v2/models/stats is not the metadata of a model named "stats"
-    routers = (detect.router, score.router, models.router, v2_extensions.router, v2.router, metrics.router)
+    routers = (
+        detect.router,
+        score.router,
+        models.router,
+        v2_extensions.router,
+        v2_repository.router,
+        v2.router,
+        metrics.router,
+    )
     for router in routers:
         app.include_router(router)
-    schemas = {**SCHEMAS, **v2_extensions.SCHEMAS}
+    schemas = {**SCHEMAS, **v2_extensions.SCHEMAS, **v2_repository.SCHEMAS}
     _document_models(app, MODELS, schemas, api_keys=state.api_keys.enabled)
     return app
 

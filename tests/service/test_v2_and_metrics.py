@@ -18,7 +18,7 @@ def test_health_and_server_metadata(live: Live) -> None:
     assert c.get("/v2").json() == {
         "name": "focalserve",
         "version": service.__version__,
-        "extensions": ["binary_tensor_data", "model_configuration", "statistics"],
+        "extensions": ["binary_tensor_data", "model_configuration", "model_repository", "statistics"],
     }
 
 
