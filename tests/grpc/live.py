@@ -4,9 +4,13 @@ a subprocess. triton_client.py imports this in its own process: it imports none 
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +42,20 @@ def make_repository(root: Path) -> Path:
     if (DEFAULT_DETECTOR / "1" / "model.onnx").is_file():
         shutil.copytree(DEFAULT_DETECTOR, root / "real")
     return root
+
+
+def run_client(script: Path, *args: str) -> Any:
+    """Run a tritonclient script in its own process (so it never loads our stubs); its JSON answer."""
+    out = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=script.parents[2],
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
 
 
 @contextlib.contextmanager

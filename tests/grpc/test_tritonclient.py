@@ -5,9 +5,6 @@ The client runs in its own process (see triton_client.py); this process checks i
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +13,15 @@ import pytest
 
 import losses
 from tests.grpc.conftest import API_KEY
-from tests.grpc.live import CLIENT_BOXES, LiveService, client_arrays
+from tests.grpc.live import CLIENT_BOXES, LiveService, client_arrays, run_client
 
 SCRIPT = Path(__file__).with_name("triton_client.py")
 
 
 @pytest.fixture(scope="module")
 def answers(service: LiveService) -> dict[str, object]:
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), service.grpc_target, service.http_url, API_KEY],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=SCRIPT.parents[2],
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
+    answer: dict[str, object] = run_client(SCRIPT, service.grpc_target, service.http_url, API_KEY)
+    return answer
 
 
 def test_the_client_process_loads_none_of_the_service_modules(answers) -> None:

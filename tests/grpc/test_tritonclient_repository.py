@@ -6,14 +6,11 @@ The client runs in its own process (triton_repository_client.py); this process c
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.grpc.live import live_service
+from tests.grpc.live import live_service, run_client
 from tests.service.standin import write_repository
 
 SCRIPT = Path(__file__).with_name("triton_repository_client.py")
@@ -25,16 +22,10 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, obj
     repo = write_repository(tmp_path_factory.mktemp("explicit-repo"), name="detector")
     log = tmp_path_factory.mktemp("explicit-log") / "service.log"
     with live_service(repo, log, model_control_mode="explicit", admin_keys=ADMIN) as service:
-        out = subprocess.run(
-            [sys.executable, str(SCRIPT), service.grpc_target, service.http_url, ADMIN],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            cwd=SCRIPT.parents[2],
+        answer: dict[str, dict[str, object]] = run_client(
+            SCRIPT, service.grpc_target, service.http_url, ADMIN
         )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
+    return answer
 
 
 def _full(models: object) -> list[dict[str, object]]:
