@@ -28,7 +28,7 @@ from ..core.model_control import ADMIN_HEADER
 from ..errors import InvalidInput
 from ..oip import Dataplane
 from ..oip.codec import tensor_from_raw, tensor_to_raw
-from .interceptor import call_timeout
+from .interceptor import call_timeout, metadata_value
 from .stream import answer_stream
 
 __all__ = ["InferenceServicer", "decode_inputs", "parameters_of", "tensor_from_contents"]
@@ -110,7 +110,7 @@ def decode_inputs(request: pb.ModelInferRequest) -> dict[str, npt.NDArray[Any]]:
 
 def _admin_key(context: Context) -> str | bytes | None:
     """Metadata ``x-admin-key`` of the call, if sent."""
-    return next((v for k, v in context.invocation_metadata() or () if k == ADMIN_HEADER), None)
+    return metadata_value(context.invocation_metadata(), ADMIN_HEADER)
 
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]

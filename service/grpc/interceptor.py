@@ -32,7 +32,15 @@ from ..core.deadline import remaining_timeout
 from ..core.state import ServiceState
 from ..errors import InvalidInput, ServiceError, Unauthenticated, Unavailable
 
-__all__ = ["EXEMPT_PREFIXES", "EdgeInterceptor", "MalformedRequest", "call_timeout", "checked", "status_of"]
+__all__ = [
+    "EXEMPT_PREFIXES",
+    "EdgeInterceptor",
+    "MalformedRequest",
+    "call_timeout",
+    "checked",
+    "metadata_value",
+    "status_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,11 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, ServiceError):
         return getattr(grpc.StatusCode, exc.grpc_code, grpc.StatusCode.INTERNAL), exc.message()
     return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+
+
+def metadata_value(metadata: Sequence[tuple[str, str | bytes]] | None, key: str) -> str | bytes | None:
+    """The first value of ``key`` in a call's metadata (keys arrive lower-case), or None."""
+    return next((v for k, v in metadata or () if k == key), None)
 
 
 def call_timeout(state: ServiceState, context: Context) -> float:
@@ -101,7 +114,7 @@ class EdgeInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         if not keys.enabled:
             return None
         try:
-            keys.check(next((v for k, v in metadata or () if k == "x-api-key"), None))
+            keys.check(metadata_value(metadata, "x-api-key"))
         except Unauthenticated as exc:
             return exc
         return None
