@@ -29,14 +29,22 @@ State = Literal["loading", "ready", "failed"]
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """A model input or output as the Open Inference Protocol describes it (``-1``: dynamic dimension)."""
+    """A model input or output as the Open Inference Protocol describes it (``-1``: dynamic dimension).
+
+    ``parameters`` (MLServer's tensor-metadata parameters; REST only, Triton's protobuf has no such field) say
+    what ``datatype`` and ``shape`` cannot: other datatypes accepted, a rank left open.
+    """
 
     name: str
     datatype: str
     shape: list[int]
+    parameters: Mapping[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
+        out: dict[str, Any] = {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
+        if self.parameters:
+            out["parameters"] = dict(self.parameters)
+        return out
 
 
 @dataclass

@@ -137,13 +137,19 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
         self, request: pb.ModelMetadataRequest, context: Context
     ) -> pb.ModelMetadataResponse:
         meta = self._dataplane.model_metadata(request.name, request.version or None)
-        tensor = pb.ModelMetadataResponse.TensorMetadata
+
+        def tensor(t: dict[str, Any]) -> pb.ModelMetadataResponse.TensorMetadata:
+            # Triton's TensorMetadata has no parameters: the REST metadata alone carries them.
+            return pb.ModelMetadataResponse.TensorMetadata(
+                name=t["name"], datatype=t["datatype"], shape=t["shape"]
+            )
+
         return pb.ModelMetadataResponse(
             name=meta["name"],
             versions=meta["versions"],
             platform=meta["platform"],
-            inputs=[tensor(**t) for t in meta["inputs"]],
-            outputs=[tensor(**t) for t in meta["outputs"]],
+            inputs=[tensor(t) for t in meta["inputs"]],
+            outputs=[tensor(t) for t in meta["outputs"]],
         )
 
     async def ModelConfig(self, request: pb.ModelConfigRequest, context: Context) -> pb.ModelConfigResponse:

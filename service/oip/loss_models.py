@@ -59,6 +59,28 @@ RESERVED_PARAMETERS = frozenset(
 )
 
 
+#: Datatypes a loss model's first input takes (any numeric one works; these are the ones that mean something).
+FLOAT_DATATYPES = ("FP16", "FP32", "FP64")
+#: Datatypes its targets take: 0/1 or soft labels, class indices.
+TARGET_DATATYPES = (
+    "BOOL",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    *FLOAT_DATATYPES,
+)
+
+
+def _rule(shape: str, datatypes: tuple[str, ...] = TARGET_DATATYPES) -> dict[str, str]:
+    """Tensor-metadata parameters: the datatypes accepted (comma-separated) and the shape rule in words."""
+    return {"datatypes": ",".join(datatypes), "shape": shape}
+
+
 class LossV2Model:
     """One loss as a v2 model (the `service.oip.registry.V2Model` protocol): always ready, version ``1``.
 
@@ -84,9 +106,28 @@ class LossV2Model:
         return True
 
     def inputs(self, version: str | None = None) -> list[TensorSpec]:
-        """Any shape (binary) or ``[..., C]`` (multiclass); FP32 or FP64; integer class-index targets too."""
-        first = [TensorSpec(self.first_input, "FP32", [-1, -1])]
-        return [*first, TensorSpec("targets", "FP32", [-1, -1])] if self.takes_targets else first
+        """What the model really takes, for its default ``kind`` (a ``kind`` request parameter switches it).
+
+        ``datatype`` / ``shape`` are the form to prefer (FP64, the precision the loss is computed in; class
+        indices as INT64); ``parameters`` list every datatype accepted and the rank rule, which the shape
+        alone cannot say (a binary loss takes any rank).
+        """
+        kind = library_defaults(self.name).get("kind", "multiclass")
+        if kind == "binary":
+            first = TensorSpec(self.first_input, "FP64", [-1], _rule("any shape", FLOAT_DATATYPES))
+            targets = TensorSpec(
+                "targets", "FP64", [-1], _rule(f"the shape of {self.first_input}, 0/1 or soft")
+            )
+        else:
+            rows = "" if library_defaults(self.name).get("from_logits", True) else ", rows summing to 1"
+            first = TensorSpec(self.first_input, "FP64", [-1, -1], _rule(f"[..., C]{rows}", FLOAT_DATATYPES))
+            targets = TensorSpec(
+                "targets",
+                "INT64",
+                [-1],
+                _rule(f"class indices [...], or distributions of the shape of {self.first_input}"),
+            )
+        return [first, targets] if self.takes_targets else [first]
 
     def outputs(self, version: str | None = None) -> list[TensorSpec]:
         return [TensorSpec("loss", "FP64", [-1])]

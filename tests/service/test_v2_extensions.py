@@ -85,7 +85,7 @@ def test_the_configuration_of_a_repository_model(fresh: Live) -> None:
 def test_the_configuration_of_a_loss_model(fresh: Live) -> None:
     config = fresh.client.get("/v2/models/focal_loss/versions/1/config").json()
     assert config["platform"] == "focalserve_losses" and config["max_batch_size"] == 0
-    assert [(t["name"], t["dims"]) for t in config["input"]] == [("logits", [-1, -1]), ("targets", [-1, -1])]
+    assert [(t["name"], t["dims"]) for t in config["input"]] == [("logits", [-1]), ("targets", [-1])]
     assert [(t["name"], t["data_type"]) for t in config["output"]] == [("loss", "TYPE_FP64")]
     assert "dynamic_batching" not in config
     assert config["instance_group"][0]["kind"] == "KIND_CPU"
