@@ -53,7 +53,8 @@ LOSS_MODELS: dict[str, tuple[str, bool, str]] = {
 }
 LOSS_VERSION = "1"
 
-#: Request parameters that belong to the protocol or to clients, not to a loss.
+#: Request parameters that belong to the protocol or to clients, not to a loss (and any ``triton_*`` one, a
+#: prefix Triton keeps for itself: perf_analyzer sends ``triton_enable_empty_final_response``).
 RESERVED_PARAMETERS = frozenset(
     {"binary_data_output", "priority", "timeout", "sequence_id", "sequence_start", "sequence_end", "headers"}
 )
@@ -219,7 +220,9 @@ def loss_options(model: str, parameters: Mapping[str, Any]) -> ScoreOptions:
     Raises:
         InvalidInput: an unknown parameter or a value of the wrong type, naming ``parameters.<name>``.
     """
-    params = {k: v for k, v in parameters.items() if k not in RESERVED_PARAMETERS}
+    params = {
+        k: v for k, v in parameters.items() if k not in RESERVED_PARAMETERS and not k.startswith("triton_")
+    }
     top: dict[str, Any] = library_defaults(model)
     top.update({k: params.pop(k) for k in ("kind", "from_logits") if k in params})
     if isinstance(params.get("alpha"), str) and params["alpha"].lower() == "none":

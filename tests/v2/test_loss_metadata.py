@@ -102,3 +102,16 @@ def test_multiclass_targets_are_class_indices_or_distributions(http: httpx.Clien
         answers.append(response.json()["outputs"][0]["data"][0])
     assert answers[0] == pytest.approx(answers[1], rel=1e-12)
     assert answers[0] == pytest.approx(float(losses.cross_entropy(logits, indices)), rel=1e-12)
+
+
+def test_triton_parameters_are_the_protocols_and_others_still_refused(http: httpx.Client) -> None:
+    tensors = [
+        {"name": "logits", "datatype": "FP32", "shape": [2], "data": [0.5, -1.0]},
+        {"name": "targets", "datatype": "FP32", "shape": [2], "data": [1, 0]},
+    ]
+    # perf_analyzer sends this one on every request; Triton keeps the triton_ prefix for itself
+    body = {"inputs": tensors, "parameters": {"triton_enable_empty_final_response": True}}
+    assert http.post("/v2/models/focal_loss/infer", json=body).status_code == 200
+    body = {"inputs": tensors, "parameters": {"enable_empty_final_response": True}}
+    response = http.post("/v2/models/focal_loss/infer", json=body)
+    assert response.status_code == 400 and "enable_empty_final_response" in response.json()["error"]
