@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +66,7 @@ class ModelVersion:
     inputs: list[TensorSpec] = field(default_factory=list)
     outputs: list[TensorSpec] = field(default_factory=list)
     batcher: Batcher | None = field(default=None, init=False)
+    warmed_batch_sizes: tuple[int, ...] = field(default=(), init=False)  # what load() ran (0: a fixed shape)
     #: what the files looked like when scanned (sizes and modification times): a change means a reload
     stamp: tuple[int, ...] = ()
     #: the version policy of the load request's configuration that selected it (None: config.pbtxt's)
@@ -107,8 +108,17 @@ class ModelVersion:
             pad_value=float(spec.get("pad_value", 0)),
         )
 
-    def load(self, *, preferences: list[str], intra_op_threads: int, inter_op_threads: int) -> None:
-        """Create the session, record providers and tensor specs, and run one warm-up batch (blocking).
+    def load(
+        self,
+        *,
+        preferences: list[str],
+        intra_op_threads: int,
+        inter_op_threads: int,
+        warmup_batch_sizes: Sequence[int] = (1,),
+    ) -> None:
+        """Create the session, record providers and tensor specs, and run one warm-up batch of each of
+        ``warmup_batch_sizes`` (blocking): the first run of a shape is the slow one (memory planning, and on a
+        GPU kernel selection), and it is paid here rather than by a request.
 
         A version found broken by the scan (``failed`` already, its ``error`` naming the file) is left so.
         """
@@ -124,13 +134,25 @@ class ModelVersion:
             self._session, self.providers = session, providers
             self.inputs = [_spec(i) for i in session.get_inputs()]
             self.outputs = [_spec(o) for o in session.get_outputs()]
-            self.run(self._warmup_inputs())
+            started = time.monotonic()
+            batched = all(t.shape and t.shape[0] == -1 for t in self.inputs)
+            sizes = list(dict.fromkeys(warmup_batch_sizes)) if batched else [0]  # 0: the fixed shape, once
+            for rows in sizes:
+                self.run(self._warmup_inputs(rows))
+            self.warmed_batch_sizes = tuple(sizes)
         except Exception as exc:
             self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
             log.error("model %s version %s failed to load: %s", self.name, self.version, self.error)
             return
         self.state = "ready"
-        log.info("model %s version %s ready on %s", self.name, self.version, ", ".join(providers))
+        log.info(
+            "model %s version %s ready on %s (warm-up: %d batch sizes in %.2f s)",
+            self.name,
+            self.version,
+            ", ".join(providers),
+            len(sizes),
+            time.monotonic() - started,
+        )
 
     def start_batching(
         self,
@@ -190,11 +212,12 @@ class ModelVersion:
         values = self._session.run(None, dict(inputs))
         return {spec.name: np.asarray(v) for spec, v in zip(self.outputs, values, strict=True)}
 
-    def _warmup_inputs(self) -> dict[str, np.ndarray]:
-        sizes = {}
+    def _warmup_inputs(self, rows: int) -> dict[str, np.ndarray]:
+        """Zeros for every input, ``rows`` on the batch axis (``0``: the model's own fixed shape)."""
+        sizes = {0: rows} if rows else {}
         if self.is_detector:
             spec = self.input_spec()
-            sizes = {2: spec.height, 3: spec.width}
+            sizes |= {2: spec.height, 3: spec.width}
         out = {}
         for t in self.inputs:
             shape = [d if d > 0 else sizes.get(i, 1) for i, d in enumerate(t.shape)]

@@ -91,13 +91,15 @@ class ServiceState:
             await asyncio.shield(self._load_task)
 
     async def load_version(self, mv: ModelVersion) -> None:
-        """Load one version (session, warm-up) in the inference pool and, once ready, start its batcher."""
+        """Load one version in the inference pool, warmed up at every batch size its batcher can form (1 to
+        its batch limit), and once ready start its batcher: no request pays for a first run."""
         s = self.settings
         load = functools.partial(
             mv.load,
             preferences=list(s.execution_providers),
             intra_op_threads=s.intra_op_threads,
             inter_op_threads=s.inter_op_threads,
+            warmup_batch_sizes=range(1, mv.batch_limit(s.max_batch_size) + 1),
         )
         await asyncio.get_running_loop().run_in_executor(self.inference_pool, load)
         if mv.ready:

@@ -152,3 +152,16 @@ def test_ten_swaps_release_their_sessions(tmp_path: Path) -> None:
         assert service.client.get("/v2/models/detector").json()["versions"] == ["11"]
     growth = sizes[-1] - sizes[1]
     assert growth < 20, f"resident memory grew {growth:.0f} MiB over eight swaps: {[round(s) for s in sizes]}"
+
+
+def test_a_version_is_warmed_at_every_batch_size_before_it_serves(tmp_path: Path) -> None:
+    root = _repository(tmp_path / "repo")  # config.pbtxt: max_batch_size 8
+    write_repository(root, name="small", max_batch_size=3)
+    with run_in_thread(root, max_batch_size=5, **POLL) as service:
+        registry = service.state.registry
+        assert registry.get("standin").warmed_batch_sizes == (1, 2, 3, 4, 5)  # the setting's cap
+        assert registry.get("small").warmed_batch_sizes == (1, 2, 3)  # config.pbtxt's cap
+        _drop_version(root, 2, tmp_path / "scratch")
+        _until(lambda: _served(service) == {"2": "ready"}, "version 2 never replaced version 1")
+        assert registry.get("standin").version == "2"
+        assert registry.get("standin").warmed_batch_sizes == (1, 2, 3, 4, 5)
