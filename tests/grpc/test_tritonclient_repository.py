@@ -63,3 +63,20 @@ def test_without_the_admin_key_the_calls_are_refused(answers, client: str) -> No
         assert "admin key" in message
     status, message = got["unknown"]
     assert status in ("StatusCode.NOT_FOUND", "404") and "nope" in message
+
+
+@pytest.mark.parametrize("mode", ["none", "poll"])
+def test_outside_explicit_mode_load_and_unload_are_refused_as_triton_does(
+    tmp_path_factory: pytest.TempPathFactory, mode: str
+) -> None:
+    repo = write_repository(tmp_path_factory.mktemp(f"{mode}-repo"), name="detector")
+    log = tmp_path_factory.mktemp(f"{mode}-log") / "service.log"
+    with live_service(repo, log, model_control_mode=mode, admin_keys=ADMIN) as service:
+        answers = run_client(SCRIPT, service.grpc_target, service.http_url, ADMIN, mode)
+    for client, got in answers.items():
+        assert [(m["name"], m["state"]) for m in got["index"]] == [("detector", "READY")], client
+        for call in ("load", "unload"):
+            status, message = got[call]
+            assert status in ("StatusCode.FAILED_PRECONDITION", "400"), (client, call, status)
+            assert "explicit" in message and mode in message, (client, call, message)
+        assert got["ready"] is True, client  # the refused unload left the model serving

@@ -1,5 +1,6 @@
 """Run by test_tritonclient_repository.py in its OWN process (see triton_client.py): tritonclient's model
-repository calls, gRPC then HTTP, against a service in explicit model control mode. Prints one JSON object."""
+repository calls, gRPC then HTTP, against a service in explicit model control mode (or, given a fourth
+argument ``none`` / ``poll``, the calls a service in that mode refuses). Prints one JSON object."""
 
 from __future__ import annotations
 
@@ -53,15 +54,26 @@ def session(client: Any, headers: dict[str, str], *, grpc: bool) -> dict[str, ob
     return out
 
 
-def main(grpc_target: str, http_url: str, admin_key: str) -> dict[str, object]:
+def refusals(client: Any, headers: dict[str, str], *, grpc: bool) -> dict[str, object]:
+    """Outside explicit mode the index answers; load and unload are refused, admin key or not."""
+    kw: dict[str, Any] = {"as_json": True} if grpc else {}
+    index = client.get_model_repository_index(headers=dict(headers), **kw)
+    return {
+        "index": index.get("models", []) if grpc else index,
+        "load": _error(lambda: client.load_model("detector", headers=dict(headers))),
+        "unload": _error(lambda: client.unload_model("detector", headers=dict(headers))),
+        "ready": _ready(client, headers),
+    }
+
+
+def main(grpc_target: str, http_url: str, admin_key: str, mode: str = "explicit") -> dict[str, object]:
     headers = {"x-admin-key": admin_key}
+    run = session if mode == "explicit" else refusals
     out: dict[str, object] = {}
-    out["grpc"] = session(grpcclient.InferenceServerClient(grpc_target), headers, grpc=True)
-    out["http"] = session(
-        httpclient.InferenceServerClient(http_url.removeprefix("http://")), headers, grpc=False
-    )
+    out["grpc"] = run(grpcclient.InferenceServerClient(grpc_target), headers, grpc=True)
+    out["http"] = run(httpclient.InferenceServerClient(http_url.removeprefix("http://")), headers, grpc=False)
     return out
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(*sys.argv[1:4])))
+    print(json.dumps(main(*sys.argv[1:5])))
