@@ -6,7 +6,8 @@ score 0.9; else nothing (``num_detections`` 0, label -1). So a red shape drawn o
 with its box, through letterbox and back-mapping (`tests.service.images`), and a model-input tensor with a
 red rectangle (`red_box_tensor`) comes back with exactly that rectangle, for the tensor protocols (v2, OIP
 gRPC, tritonclient).
-With ``failing=True`` the graph reshapes its input to batch 1, so any batch of 2+ rows fails at run time.
+With ``failing=True`` the graph reshapes its input to batch 1 when it holds any non-zero element, so any
+batch of 2+ rows of data fails at run time, while the all-zero batches of a warm-up run.
 """
 
 from __future__ import annotations
@@ -32,8 +33,25 @@ def build_model(height: int, width: int, *, failing: bool = False) -> onnx.Model
     n: list[onnx.NodeProto] = []
     src = "images"
     if failing:
-        n.append(_const("one_shape", np.array([1, 3, height, width], dtype=np.int64)))
-        n.append(helper.make_node("Reshape", ["images", "one_shape"], ["images_b1"]))
+        # gather row f * N * (N - 1) of the batch, f = 1 when any element is non-zero: out of range for a batch
+        # of N >= 2 rows of data, row 0 otherwise (the all-zero batches of a warm-up run); added times 0
+        n += [
+            helper.make_node("Shape", ["images"], ["in_shape"]),
+            _const("f0", np.array([0], dtype=np.int64)),
+            _const("f1", np.array([1], dtype=np.int64)),
+            helper.make_node("Slice", ["in_shape", "f0", "f1"], ["rows_n"]),  # [1]: N
+            helper.make_node("Abs", ["images"], ["magnitude"]),
+            helper.make_node("ReduceMax", ["magnitude"], ["peak"], keepdims=0),
+            _const("zero_f", np.array(0.0, dtype=np.float32)),
+            helper.make_node("Greater", ["peak", "zero_f"], ["has_data"]),
+            helper.make_node("Cast", ["has_data"], ["flag"], to=TensorProto.INT64),
+            helper.make_node("Sub", ["rows_n", "f1"], ["rows_less_one"]),
+            helper.make_node("Mul", ["rows_n", "rows_less_one"], ["pairs"]),
+            helper.make_node("Mul", ["flag", "pairs"], ["row"]),
+            helper.make_node("Gather", ["images", "row"], ["picked"], axis=0),  # [1, 3, H, W]
+            helper.make_node("Mul", ["picked", "zero_f"], ["nothing"]),
+            helper.make_node("Add", ["images", "nothing"], ["images_b1"]),
+        ]
         src = "images_b1"
     n += [
         _const("i0", np.array([0], dtype=np.int64)),
