@@ -14,7 +14,9 @@ import copy
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import kubernetes_validate
@@ -498,3 +500,33 @@ def test_the_models_publisher_writes_the_volume_the_pods_read(builds: dict[str, 
     assert pod["spec"]["securityContext"]["runAsUser"] == uid, "the files it writes belong to the pods' user"
     (container,) = pod["spec"]["containers"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_the_gpu_overlay_serves_on_cuda_or_turns_unready(builds: dict[str, list[Doc]]) -> None:
+    """Its settings on this machine: without CUDA the pod must not quietly serve on the CPU; it stays live (no
+    restart loop) and unready, and says why."""
+    import onnxruntime
+
+    ((_, container),) = list(_containers(builds["gpu"]))
+    settings = _settings(builds["gpu"], container)
+    cuda_here = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    with run_in_thread(
+        ROOT / "models", wait_ready=False, execution_providers=settings.execution_providers
+    ) as live:
+
+        def detector() -> dict[str, Any]:
+            models = {m["name"]: m for m in live.client.get("/v1/models").json()["models"]}
+            found: dict[str, Any] = models["detector"]["versions"][0]
+            return found
+
+        deadline = time.monotonic() + 60
+        while detector()["state"] == "loading":
+            assert time.monotonic() < deadline, "the detector never finished loading"
+            time.sleep(0.05)
+        assert live.client.get("/v2/health/live").status_code == 200
+        ready = live.client.get("/v2/health/ready").status_code
+        if cuda_here:
+            assert ready == 200 and detector()["state"] == "ready"
+        else:
+            assert ready == 503 and detector()["state"] == "failed"
+            assert "cuda" in detector()["error"]
