@@ -78,29 +78,29 @@ async function request(opts) {
     const labels = panel.querySelector("#score-labels").value.trim();
     const rest = JSON.stringify(opts).slice(1, -1);
     const body = `{"predictions": ${pred || "null"}${labels ? `, "labels": ${labels}` : ""}, ${rest}}`;
-    return { body, headers: json };
+    return { body, headers: json, source: "the pasted arrays" };
   }
   const name = file.name.toLowerCase();
   if (name.endsWith(".npz")) {
     const query = new URLSearchParams({ options: JSON.stringify(opts) });
-    return { path: `v1/score?${query}`, body: file, headers: { "Content-Type": "application/x-npz" } };
+    return { path: `v1/score?${query}`, body: file, headers: { "Content-Type": "application/x-npz" }, source: file.name };
   }
   if (name.endsWith(".npy")) {
     const form = new FormData();
     form.append("predictions", file, file.name);
     if (labelsFile) form.append("labels", labelsFile, labelsFile.name);
     form.append("options", JSON.stringify(opts));
-    return { body: form, headers: {} };
+    return { body: form, headers: {}, source: labelsFile ? `${file.name} and ${labelsFile.name}` : file.name };
   }
   const text = await file.text();
   let doc = null;
   try {
     doc = JSON.parse(text);
   } catch {
-    return { body: text, headers: json }; // not JSON: the server says where
+    return { body: text, headers: json, source: file.name }; // not JSON: the server says where
   }
-  if (doc && typeof doc === "object" && !Array.isArray(doc)) return { body: JSON.stringify({ ...doc, ...opts }), headers: json };
-  return { body: text, headers: json };
+  const body = doc && typeof doc === "object" && !Array.isArray(doc) ? JSON.stringify({ ...doc, ...opts }) : text;
+  return { body, headers: json, source: file.name };
 }
 
 async function submit() {
@@ -111,7 +111,7 @@ async function submit() {
     const req = await request(opts);
     const { body, ms } = await callJSON(req.path || "v1/score", { method: "POST", body: req.body, headers: req.headers });
     showProblem(problem, null);
-    render(opts, body, ms);
+    render(opts, body, ms, req.source);
   } catch (err) {
     showProblem(problem, err);
     panel.querySelector("#score-output").hidden = true;
@@ -127,7 +127,7 @@ function params(spec) {
     .join(", ");
 }
 
-function render(opts, doc, ms) {
+function render(opts, doc, ms, source) {
   const rows = doc.losses.map((v, i) =>
     el(
       "tr",
@@ -139,7 +139,7 @@ function render(opts, doc, ms) {
   );
   panel.querySelector("#score-body").replaceChildren(...rows);
   panel.querySelector("#score-caption").textContent =
-    `Losses over ${doc.elements} elements (${fmt(ms, 3)} ms round trip` +
+    `Losses of ${source}: ${doc.elements} elements (${fmt(ms, 3)} ms round trip` +
     `${doc.clamped_count ? `; ${doc.clamped_count} probabilities clamped` : ""})`;
   panel.querySelector("#score-output").hidden = false;
   const anatomy = panel.querySelector("#anatomy");
