@@ -38,7 +38,7 @@ def _require_browser() -> None:
     pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed with its module: no Playwright loop left behind for other tests
 def browser() -> Iterator[Any]:
     _require_browser()
     sync_api = pytest.importorskip("playwright.sync_api")
