@@ -341,7 +341,10 @@ def test_the_models_view_lists_the_versions_and_live_figures(
 def test_the_console_asks_for_the_api_key_once_and_sends_it(
     page: Page, tmp_path: Path, screenshots: Path
 ) -> None:
-    with run_in_thread(write_repository(tmp_path / "repo"), api_keys=[KEY]) as keyed:
+    repo = write_repository(tmp_path / "repo")
+    write_repository(repo, name="broken")  # a version that fails to load: the view says so, and why
+    (repo / "broken" / "1" / "model.onnx").write_bytes(b"not an onnx model")
+    with run_in_thread(repo, wait_ready=False, api_keys=[KEY]) as keyed:
         pg = page.page
         pg.goto(f"{keyed.url}/")  # the page itself needs no key; GET /v1/models does
         dialog = pg.locator("#key-dialog")
@@ -361,6 +364,13 @@ def test_the_console_asks_for_the_api_key_once_and_sends_it(
         )
         expect(dialog).to_be_hidden()
         assert pg.evaluate("sessionStorage.getItem('focalserve.apiKey')") == KEY
+        broken = pg.locator("[data-testid=model-row][data-model=broken]")
+        expect(broken).to_have_attribute("data-state", "failed")
+        error = keyed.client.get("/v1/models", headers={"X-API-Key": KEY}).json()["models"]
+        reason = next(m for m in error if m["name"] == "broken")["versions"][0]["error"]
+        assert reason
+        expect(broken.locator(".error-text")).to_have_text(reason)
+        expect(pg.locator("#service-state")).to_have_text("service not ready (a model failed to load)")
 
         pg.reload()  # kept for the session: not asked again
         expect(pg.locator("[data-testid=model-row][data-model=standin]")).to_have_count(1)

@@ -57,7 +57,9 @@ function badge(state) {
 
 function renderModels(doc) {
   const state = document.getElementById("service-state");
-  state.textContent = doc.ready ? "service ready" : "service not ready (models loading)";
+  const states = doc.models.flatMap((m) => m.versions.map((v) => v.state));
+  const why = states.includes("failed") ? "a model failed to load" : "models loading";
+  state.textContent = doc.ready ? "service ready" : `service not ready (${why})`;
   const rows = [];
   for (const model of doc.models) {
     for (const v of model.versions) {
