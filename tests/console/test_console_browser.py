@@ -309,6 +309,9 @@ def test_the_models_view_lists_the_versions_and_live_figures(
     expect(row).to_contain_text("CPUExecutionProvider")
     expect(row).to_contain_text("circle, square, triangle, cross, star")
     expect(row.locator("td.num")).to_have_text("16")  # the service's max batch (config.pbtxt says 32)
+    expect(row.get_by_test_id("batching")).to_have_text(
+        "queue delay 2 ms; 1 instance"
+    )  # max_queue_delay_ms=2
     expect(pg.locator("[data-testid=model-row][data-model=focal_loss]")).to_contain_text("loss")
 
     image = circle_png((320, 240), (200, 100, 45))

@@ -1,6 +1,6 @@
 // Models: every model and version (GET /v1/models), and live figures from the service's own GET /metrics.
 
-import { call, el, fmt, listModels, showProblem } from "./api.js";
+import { call, callJSON, el, fmt, listModels, showProblem } from "./api.js";
 import { chart, PALETTE } from "./charts.js";
 import { buckets, diff, parseMetrics, quantile, total } from "./prom.js";
 
@@ -8,7 +8,13 @@ const PERIOD_MS = 2000;
 const MODELS_EVERY = 5; // ticks between two reads of /v1/models
 const HISTORY = 60; // points on the live chart (two minutes)
 /** The console's own polling, left out of requests/s and latency. */
-const OWN = new Set(["/metrics", "/v1/models", "/", "/console/{path:path}"]);
+const OWN = new Set([
+  "/metrics",
+  "/v1/models",
+  "/v2/models/{name}/versions/{version}/config",
+  "/",
+  "/console/{path:path}",
+]);
 const notOwn = (labels) => !OWN.has(labels.route);
 
 let panel, problem, liveChart;
@@ -76,6 +82,7 @@ function renderModels(doc) {
           el("td", {}, v.task || "–"),
           el("td", {}, (v.providers || [v.platform || "–"]).join(", ")),
           el("td", { className: "num" }, v.max_batch_size === null || v.max_batch_size === undefined ? "–" : String(v.max_batch_size)),
+          el("td", { dataset: { testid: "batching" } }, "–"),
           el("td", {}, input),
           el("td", {}, what),
         ),
@@ -83,6 +90,28 @@ function renderModels(doc) {
     }
   }
   panel.querySelector("#models-body").replaceChildren(...rows);
+  for (const row of rows) {
+    if (row.dataset.state === "ready" && row.children[3].textContent !== "loss") batching(row);
+  }
+}
+
+/** The dynamic-batching limits of one version, from its configuration (GET /v2/.../config). */
+async function batching(row) {
+  const { model, version } = row.dataset;
+  const path = `v2/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(version)}/config`;
+  try {
+    const { body } = await callJSON(path);
+    const db = body.dynamic_batching;
+    const count = (body.instance_group || []).reduce((n, g) => n + (g.count || 0), 0) || 1;
+    const parts = db
+      ? [`queue delay ${fmt(db.max_queue_delay_microseconds / 1000, 3)} ms`]
+      : ["no dynamic batching"];
+    if (db?.preferred_batch_size?.length) parts.push(`preferred ${db.preferred_batch_size.join(", ")}`);
+    parts.push(`${count} instance${count === 1 ? "" : "s"}`);
+    row.querySelector("[data-testid=batching]").textContent = parts.join("; ");
+  } catch (err) {
+    row.querySelector("[data-testid=batching]").textContent = `(${err.detail || err.message})`;
+  }
 }
 
 async function refreshMetrics() {
