@@ -174,6 +174,11 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the service's loggers."
     )
+    console_enabled: bool = Field(
+        default=True,
+        description="Serve the web console at / (static files, no key needed to load them; the API calls it "
+        "makes carry the key). Off: / answers 404.",
+    )
 
     @field_validator("load_models", mode="before")
     @classmethod

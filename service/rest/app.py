@@ -18,7 +18,7 @@ from ..settings import Settings
 from .edge import EdgeMiddleware
 from .openapi import MODELS, SCHEMAS, complete_operations
 from .problems import install_error_handlers
-from .routers import detect, metrics, models, score, v2, v2_extensions, v2_repository
+from .routers import console, detect, metrics, models, score, v2, v2_extensions, v2_repository
 
 __all__ = ["create_app"]
 
@@ -85,6 +85,8 @@ def create_app(
     )
     for router in routers:
         app.include_router(router)
+    if state.settings.console_enabled:  # off: / is an unknown path (404 problem)
+        app.include_router(console.router)
     schemas = {**SCHEMAS, **v2_extensions.SCHEMAS, **v2_repository.SCHEMAS}
     _document_models(app, MODELS, schemas, api_keys=state.api_keys.enabled)
     return app

@@ -15,10 +15,12 @@ from ..core.state import ServiceState
 from ..errors import InvalidInput, PayloadTooLarge, RequestTimeout, ServiceError, Unauthenticated, Unavailable
 from .problems import render
 
-__all__ = ["OPEN_PATHS", "EdgeMiddleware"]
+__all__ = ["OPEN_EXACT", "OPEN_PATHS", "EdgeMiddleware"]
 
 #: Paths that need no API key and stay open while draining.
-OPEN_PATHS = ("/v2/health/", "/metrics", "/docs", "/openapi.json", "/redoc")
+OPEN_PATHS = ("/v2/health/", "/metrics", "/docs", "/openapi.json", "/redoc", "/console/")
+#: Exact paths that need no API key: the web console's page (its files hold no data; its calls carry the key).
+OPEN_EXACT = ("/",)
 
 
 class EdgeMiddleware:
@@ -39,7 +41,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        open_path = path.startswith(OPEN_PATHS)
+        open_path = path.startswith(OPEN_PATHS) or path in OPEN_EXACT
         started = time.perf_counter()
         status = [500]
 
