@@ -25,7 +25,7 @@ __all__ = ["create_app"]
 DESCRIPTION = """\
 Object detection with focal-loss-trained detectors (ONNX Runtime, dynamic batching) and scoring with the focal
 loss family. REST errors are RFC 9457 problem+json under `/v1` and `{"error": "..."}` under `/v2`.
-When API keys are configured, send `X-API-Key` (health, metrics, docs and the console's static files are open).
+When API keys are configured, send `X-API-Key` (health, metrics, docs and the console's files are open).
 
 Besides what each operation lists: a method a path does not have is answered 405 with an `Allow` header;
 every path but health, metrics and the docs may answer 413 (body over the limit), 408 (body too slow, where

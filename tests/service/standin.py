@@ -33,8 +33,8 @@ def build_model(height: int, width: int, *, failing: bool = False) -> onnx.Model
     n: list[onnx.NodeProto] = []
     src = "images"
     if failing:
-        # gather row f * N * (N - 1) of the batch, f = 1 when any element is non-zero: out of range for a batch
-        # of N >= 2 rows of data, row 0 otherwise (the all-zero batches of a warm-up run); added times 0
+        # gather row f * N * (N - 1), f = 1 when any element is non-zero: out of range for a batch of
+        # N >= 2 rows of data, row 0 otherwise (the all-zero batches of a warm-up run); added times 0
         n += [
             helper.make_node("Shape", ["images"], ["in_shape"]),
             _const("f0", np.array([0], dtype=np.int64)),
