@@ -61,6 +61,8 @@ def _until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) ->
 def test_one_grace_budget_for_the_whole_process(repo: Path) -> None:
     grace = 2.0
     with run_in_thread(repo, shutdown_grace_s=grace) as service:
+        # the readiness poll's request may still be leaving: only after it does, in flight means the stream
+        _until(lambda: service.state.inflight == 0, "the readiness poll never left")
         channel = grpc.insecure_channel(service.grpc_target)
         stub = detection_pb2_grpc.DetectionServiceStub(channel)
         opened = threading.Event()
