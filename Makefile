@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP_SERVE := $(VENV)/.stamp-serve
 STAMP_DEV   := $(VENV)/.stamp-dev
 
-.PHONY: serve test lint typecheck pytest bench default-model clean
+.PHONY: serve test system-deps lint typecheck pytest bench default-model clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,14 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(VENV)/bin/mypy losses service model_export
 
-pytest: $(STAMP_DEV)
+pytest: $(STAMP_DEV) system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# Debian packages some tests drive for real (chromium, prometheus, docker-compose): installed when missing.
+system-deps:
+	bash scripts/system-deps.sh
+
+test: system-deps lint typecheck pytest
 
 bench: $(STAMP_DEV)
 	$(PY) benchmarks/losses.py
