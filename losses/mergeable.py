@@ -138,13 +138,23 @@ class ScoreState:
         self.calibration = Calibration(spec.calibration_bins) if spec.calibration_bins else None
 
     # -- update -------------------------------------------------------------------------------------------
-    def update(self, input: Any, target: Any = None, *, normalizer: float | None = None) -> ScoreState:
-        """Add one chunk (in place; returns ``self``). Raises `LossInputError` for bad input, naming it."""
+    def update(
+        self,
+        input: Any,
+        target: Any = None,
+        *,
+        normalizer: float | None = None,
+        per_sample: list[np.ndarray[Any, Any]] | None = None,
+    ) -> ScoreState:
+        """Add one chunk (in place; returns ``self``). Raises `LossInputError` for bad input, naming it.
+
+        ``per_sample``: a list that receives each loss's per-sample values of the chunk (reduction
+        ``none``), in spec order, for a caller that writes them out (they are computed anyway)."""
         spec = self.spec
         x = np.asarray(as_numpy(input))
         y = None if target is None else np.asarray(as_numpy(target))
         common = {"kind": spec.kind, "from_logits": spec.from_logits}
-        per_sample = []
+        computed = []
         for name, params in spec.losses:
             fn = get_loss(name)
             opts = {k: v for k, v in params.items() if k not in ("reduction", "normalizer")}
@@ -159,9 +169,11 @@ class ScoreState:
                 opts.get("weight"),
                 int(opts.get("ignore_index", -100)),
             )
-            per_sample.append((values, weights))
+            computed.append((values, weights))
         classes, num_classes = self._classes(x, y) if spec.per_class else (None, 0)
-        for (values, weights), stat in zip(per_sample, self.stats, strict=True):
+        if per_sample is not None:
+            per_sample.extend(values for values, _ in computed)
+        for (values, weights), stat in zip(computed, self.stats, strict=True):
             _exact.add(stat.total, _exact.array_sum(values))
             _exact.add(stat.weights, _exact.array_sum(weights))
             stat.samples += int(x.shape[0]) if x.ndim > 0 else 1
@@ -169,9 +181,7 @@ class ScoreState:
                 self._add_classes(stat, classes, num_classes, values, weights)
         if self.anatomy is not None:
             params = spec.losses[0][1]
-            self.anatomy.update(
-                x, y, per_sample[0][0], spec.from_logits, int(params.get("ignore_index", -100))
-            )
+            self.anatomy.update(x, y, computed[0][0], spec.from_logits, int(params.get("ignore_index", -100)))
         if self.calibration is not None:
             ignore = int(spec.losses[0][1].get("ignore_index", -100))
             self.calibration.update(x, y, spec.kind, spec.from_logits, ignore)

@@ -90,7 +90,7 @@ class ScoreSessions:
         for spec in options.losses:
             for vector in (spec.weight, spec.alpha if isinstance(spec.alpha, list) else None):
                 classes = len(vector) if vector else classes
-            if spec.background_class is not None:
+            if spec.background_class is not None and 0 <= spec.background_class < 1 << 16:
                 classes = max(classes, spec.background_class + 1)
         y: np.ndarray = np.zeros(1, dtype=np.int64 if options.kind == "multiclass" else np.float64)
         x: np.ndarray

@@ -64,10 +64,10 @@ class LossSpec(BaseModel):
     k: float | None = None
     base: float | None = None
     weight: list[float] | None = None
-    ignore_index: int | None = None
+    ignore_index: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     label_smoothing: float | None = None
     normalizer: float | None = None
-    background_class: int | None = None
+    background_class: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
 
     def params(self) -> dict[str, Any]:
         """Parameters the client set (``alpha: null`` stays: it means no alpha weighting)."""
@@ -86,16 +86,9 @@ class ScoreOptions(BaseModel):
     per_sample: bool = False
     gradient: bool = False
     anatomy: bool = False
-    per_class: bool = Field(
-        default=False,
-        description="Per class (multiclass: the target class; binary: the last axis) sums and means of "
-        "every loss, from the mergeable state.",
-    )
+    per_class: bool = Field(default=False, description="Per class sums and means of every loss.")
     calibration_bins: int | None = Field(
-        default=None,
-        ge=1,
-        le=1000,
-        description="Reliability bins of the predicted probabilities: ECE, MCE and the bins (none if unset).",
+        default=None, ge=1, le=1000, description="Reliability bins of the probabilities (ECE, MCE, bins)."
     )
 
     def answer_elements(self, elements: int) -> int:
@@ -268,15 +261,21 @@ def score_spec(options: ScoreOptions, *, reduced_only: bool = True) -> losses.Sc
 
 
 def chunk_state(
-    predictions: np.ndarray, labels: np.ndarray | None, options: ScoreOptions, *, reduced_only: bool = True
+    predictions: np.ndarray,
+    labels: np.ndarray | None,
+    options: ScoreOptions,
+    *,
+    reduced_only: bool = True,
+    per_sample: list[np.ndarray] | None = None,
 ) -> losses.ScoreState:
-    """The mergeable state of one chunk (errors as `score`'s, naming the request field)."""
+    """The mergeable state of one chunk (errors as `score`'s, naming the request field); ``per_sample``
+    receives each loss's per-sample values."""
     for field, array in (("predictions", predictions), ("labels", labels)):
         if array is not None and array.size == 0:
             raise InvalidInput(f"is empty (shape {list(array.shape)})", field=field)
     state = losses.ScoreState(score_spec(options, reduced_only=reduced_only))
     with _naming(None):
-        return state.update(predictions, labels)
+        return state.update(predictions, labels, per_sample=per_sample)
 
 
 @contextmanager

@@ -160,6 +160,10 @@ def test_an_empty_session_has_no_means_yet(live: Live) -> None:
         ({"calibration_bins": 0}, "calibration_bins"),
         ({"kind": "multiclass", "anatomy": True}, "anatomy"),
         ({"bogus": 1}, "bogus"),
+        ({"per_class": 0}, "per_class"),
+        ({"calibration_bins": True}, "calibration_bins"),
+        ({"losses": [{"name": "focal", "background_class": False}]}, "losses[0].background_class"),
+        ({"losses": [{"name": "focal", "weight": [1.0, True]}]}, "losses[0].weight"),
     ],
 )
 def test_options_a_session_cannot_take_are_refused_naming_the_field(live: Live, options, field) -> None:

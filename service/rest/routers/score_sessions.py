@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from ...core.scoring import ScoreOptions
 from ...core.state import ServiceState
-from ...errors import InvalidInput
+from ...errors import InvalidInput, MethodNotAllowed, map_errors
 from ..bodies import media_type, parse_json
 from ..responses import JSONBody
-from ..score_body import options as parse_options
 from ..score_body import read_score_body, unsupported
 from . import get_state
 from .score import _BODY, _NPZ
@@ -115,9 +115,35 @@ async def create_session(request: Request, state: ServiceState = Depends(get_sta
     doc = parse_json(await request.body())
     if not isinstance(doc, dict):
         raise InvalidInput("the JSON body must be an object", field="body")
-    created = await state.score_sessions.create(parse_options(doc))
+    _check_json_types(doc)
+    with map_errors():
+        options = ScoreOptions.model_validate(doc)
+    created = await state.score_sessions.create(options)
     location = f"{request.url.path.rstrip('/')}/{created['id']}"
     return JSONBody(created, status_code=201, headers={"Location": location})
+
+
+_BOOLEANS = ("from_logits", "per_sample", "gradient", "anatomy", "per_class")
+
+
+def _check_json_types(doc: dict[str, Any]) -> None:
+    """JSON booleans where the schema has them, and only there (pydantic's lax mode would read 0 as false
+    and false as 0; its strict mode would refuse 3.0 for an integer, which JSON Schema allows)."""
+
+    def refuse(field: str, message: str) -> InvalidInput:
+        return InvalidInput(message, field=field, status=422)
+
+    for key, value in doc.items():
+        if key in _BOOLEANS and not isinstance(value, bool):
+            raise refuse(key, "must be true or false")
+        if key not in _BOOLEANS and isinstance(value, bool):
+            raise refuse(key, "must not be a boolean")
+    specs = doc.get("losses")
+    for i, spec in enumerate(specs if isinstance(specs, list) else []):
+        for key, value in spec.items() if isinstance(spec, dict) else ():
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, bool) for v in values):
+                raise refuse(f"losses[{i}].{key}", "must not be a boolean")
 
 
 @router.put(
@@ -172,3 +198,11 @@ async def get_session(session_id: str, state: ServiceState = Depends(get_state))
 async def delete_session(session_id: str, state: ServiceState = Depends(get_state)) -> Response:
     await state.score_sessions.delete(session_id)
     return Response(status_code=204)
+
+
+@router.api_route(
+    "/{session_id}", methods=["POST", "PUT", "PATCH", "OPTIONS", "HEAD"], include_in_schema=False
+)
+async def other_methods(request: Request) -> Response:
+    """A 405 that names both of the path's methods (Starlette's would name only the first route's)."""
+    raise MethodNotAllowed(f"{request.method} is not allowed here; allowed: DELETE, GET", allow="DELETE, GET")
