@@ -13,6 +13,7 @@ Both edges call `ScoreSessions`; store calls run in a pool of their own threads,
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import time
@@ -37,6 +38,8 @@ T = TypeVar("T")
 #: a chunk id: 1-128 URL-safe characters
 CHUNK_ID = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 _SESSION_ID = re.compile(r"[0-9a-f]{32}")
+#: chunk states folded into a session's state per transaction when its summary is read
+FOLD_BATCH = 256
 
 
 def chunk_digest(predictions: np.ndarray, labels: np.ndarray | None) -> str:
@@ -144,11 +147,15 @@ class ScoreSessions:
         return {"session": session_id, "chunk": chunk_id, "elements": row.elements, "new": new}
 
     async def summary(self, session_id: str) -> dict[str, Any]:
-        self._check_id(session_id)
+        """Fold the chunks since the last read (batches of `FOLD_BATCH`, one transaction each), then merge
+        the folded state with what arrived meanwhile."""
+        options = await self.options(session_id)
         store = await self.store()
-        record, rows = await self._in(self.io_pool, store.chunks, session_id, time.time())
-        options = ScoreOptions.model_validate_json(record.options)
-        result = await self._in(self.cpu_pool, _merged_result, options, [r.state for r in rows])
+        merge = functools.partial(_merged_bytes, options)
+        while await self._in(self.io_pool, store.fold, session_id, merge, FOLD_BATCH) == FOLD_BATCH:
+            pass
+        record, states = await self._in(self.io_pool, store.states, session_id, time.time())
+        result = await self._in(self.cpu_pool, _merged_result, options, states)
         return {"id": session_id, "created": record.created, **result}
 
     async def delete(self, session_id: str) -> None:
@@ -170,7 +177,14 @@ def _chunk_row(
     return ChunkRow(chunk_id, chunk_digest(predictions, labels), int(predictions.size), state.to_bytes())
 
 
-def _merged_result(options: ScoreOptions, states: list[bytes]) -> dict[str, Any]:
+def _merged(options: ScoreOptions, states: list[bytes]) -> losses.ScoreState:
     empty = losses.ScoreState(score_spec(options))
-    merged = reduce(lambda a, b: a.merge(b), (losses.ScoreState.from_bytes(s) for s in states), empty)
-    return merged.result()
+    return reduce(lambda a, b: a.merge(b), (losses.ScoreState.from_bytes(s) for s in states), empty)
+
+
+def _merged_bytes(options: ScoreOptions, states: list[bytes]) -> bytes:
+    return _merged(options, states).to_bytes()
+
+
+def _merged_result(options: ScoreOptions, states: list[bytes]) -> dict[str, Any]:
+    return _merged(options, states).result()

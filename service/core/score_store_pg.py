@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from .score_store import ChunkRow, SessionRecord, SessionStore, _conflict
+from .score_store import ChunkRow, Merge, SessionRecord, SessionStore, _conflict
 
 __all__ = ["PostgresStore"]
 
@@ -24,8 +24,10 @@ CREATE TABLE IF NOT EXISTS score_sessions (
     created DOUBLE PRECISION NOT NULL, touched DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS score_chunks (
     session_id TEXT NOT NULL REFERENCES score_sessions(id) ON DELETE CASCADE,
-    chunk_id TEXT NOT NULL, digest TEXT NOT NULL, elements BIGINT NOT NULL, state BYTEA NOT NULL,
+    chunk_id TEXT NOT NULL, digest TEXT NOT NULL, elements BIGINT NOT NULL, state BYTEA,
     PRIMARY KEY (session_id, chunk_id));
+CREATE TABLE IF NOT EXISTS score_folded (
+    session_id TEXT PRIMARY KEY REFERENCES score_sessions(id) ON DELETE CASCADE, state BYTEA);
 """
 _SCHEMA_LOCK = 0x5C0E5E55  # pg_advisory_xact_lock key of the schema creation
 
@@ -85,17 +87,53 @@ class PostgresStore(SessionStore):
             raise _conflict(session_id, chunk.chunk_id)
         return inserted is not None
 
-    def chunks(self, session_id: str, now: float) -> tuple[SessionRecord, list[ChunkRow]]:
+    def states(self, session_id: str, now: float) -> tuple[SessionRecord, list[bytes]]:
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             record = self._live(self._record(conn, session_id), now)
             rows = conn.execute(
-                "SELECT chunk_id, digest, elements, state FROM score_chunks WHERE session_id = %s "
-                "ORDER BY chunk_id",
-                (session_id,),
+                "SELECT state FROM score_folded WHERE session_id = %s AND state IS NOT NULL "
+                "UNION ALL (SELECT state FROM score_chunks WHERE session_id = %s AND state IS NOT NULL "
+                "ORDER BY chunk_id)",
+                (session_id, session_id),
             ).fetchall()
         self._touch(record, now)
-        return record, [ChunkRow(r[0], r[1], int(r[2]), bytes(r[3])) for r in rows]
+        return record, [bytes(r[0]) for r in rows]
+
+    def fold(self, session_id: str, merge: Merge, limit: int) -> int:
+        with self._pool.connection() as conn, conn.transaction():
+            if self._record(conn, session_id, "FOR KEY SHARE") is None:
+                return 0
+            conn.execute(
+                "INSERT INTO score_folded (session_id, state) VALUES (%s, NULL) ON CONFLICT DO NOTHING",
+                (session_id,),
+            )
+            folded = conn.execute(
+                "SELECT state FROM score_folded WHERE session_id = %s FOR UPDATE", (session_id,)
+            ).fetchone()
+            rows = conn.execute(
+                "SELECT chunk_id, state FROM score_chunks WHERE session_id = %s AND state IS NOT NULL "
+                "ORDER BY chunk_id LIMIT %s FOR UPDATE",
+                (session_id, limit),
+            ).fetchall()
+            if not rows:
+                return 0
+            before = [] if folded is None or folded[0] is None else [bytes(folded[0])]
+            state = merge(before + [bytes(r[1]) for r in rows])
+            conn.execute("UPDATE score_folded SET state = %s WHERE session_id = %s", (state, session_id))
+            conn.execute(
+                "UPDATE score_chunks SET state = NULL WHERE session_id = %s AND chunk_id = ANY(%s)",
+                (session_id, [r[0] for r in rows]),
+            )
+            return len(rows)
+
+    def chunk_ids(self, session_id: str) -> list[tuple[str, str]]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT chunk_id, digest FROM score_chunks WHERE session_id = %s ORDER BY chunk_id",
+                (session_id,),
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
 
     def delete(self, session_id: str) -> bool:
         with self._pool.connection() as conn:

@@ -46,19 +46,32 @@ def test_two_replicas_appending_at_once_lose_nothing(
         sid = a.client.post("/v1/score/sessions", json={"losses": LOSSES}).json()["id"]
         clients = [httpx.Client(base_url=s.http_url, timeout=60) for s in (a, b) for _ in range(4)]
         try:
-            # every chunk is sent twice, once to each replica, by different threads at once
+            # every chunk is sent twice, once to each replica, by different threads at once; reads (which
+            # fold the chunks so far into the session's state) go to both replicas meanwhile
             jobs = [
                 job for k in range(CHUNKS) for job in ((clients[k % 4], k), (clients[4 + (k + 1) % 4], k))
             ]
+            jobs = [
+                job
+                for i, send in enumerate(jobs)
+                for job in ([send, (clients[(i // 8) % 8], -1)] if i % 8 == 7 else [send])
+            ]
+
+            def call(job: tuple[httpx.Client, int]) -> httpx.Response:
+                if job[1] < 0:  # a read
+                    return job[0].get(f"/v1/score/sessions/{sid}")
+                return _chunk(job[0], sid, job[1])
+
             with ThreadPoolExecutor(8) as pool:
-                answers = list(pool.map(lambda job: _chunk(job[0], sid, job[1]), jobs))
+                answers = list(pool.map(call, jobs))
         finally:
             for c in clients:
                 c.close()
         assert all(r.status_code in (200, 201) for r in answers), [
             r.text for r in answers if r.status_code >= 300
         ]
-        assert sum(r.json()["new"] for r in answers) == CHUNKS  # each counted once
+        acks = [r.json() for r, job in zip(answers, jobs, strict=True) if job[1] >= 0]
+        assert len(acks) == 2 * CHUNKS and sum(a["new"] for a in acks) == CHUNKS  # each counted once
         expected = _expected(a.client, N)
         for replica in (a, b):
             summary = replica.client.get(f"/v1/score/sessions/{sid}").json()

@@ -213,3 +213,38 @@ def test_an_idle_session_expires_after_the_ttl_and_sessions_outlive_the_service(
         doc = {"predictions": X[:5].tolist(), "labels": Y[:5].tolist(), "losses": [SUM_CE]}
         expected = json.loads(live.client.post("/v1/score", json=doc).text)["losses"][0]["value"]
         assert abs(summary["losses"][0]["value"] - expected) <= REL * expected
+
+
+def test_reading_folds_chunks_in_batches_and_the_answer_does_not_change(live: Live, monkeypatch) -> None:
+    from service.core import score_sessions
+
+    monkeypatch.setattr(score_sessions, "FOLD_BATCH", 3)  # the service runs in this process
+    sid = create(live, losses=LOSSES, calibration_bins=5)
+    bounds = np.linspace(0, N, 13).astype(int)
+    for k in range(10):
+        assert (
+            put(
+                live, sid, f"c{k:02d}", X[bounds[k] : bounds[k + 1]], Y[bounds[k] : bounds[k + 1]]
+            ).status_code
+            == 201
+        )
+    first = live.client.get(f"/v1/score/sessions/{sid}").json()  # folds the ten: 3 + 3 + 3 + 1
+    assert first == live.client.get(f"/v1/score/sessions/{sid}").json()
+    again = put(live, sid, "c04", X[bounds[4] : bounds[5]], Y[bounds[4] : bounds[5]])
+    assert again.status_code == 200 and again.json()["new"] is False  # folded, still counted once
+    for k in (10, 11):
+        assert (
+            put(
+                live, sid, f"c{k:02d}", X[bounds[k] : bounds[k + 1]], Y[bounds[k] : bounds[k + 1]]
+            ).status_code
+            == 201
+        )
+    summary = live.client.get(f"/v1/score/sessions/{sid}").json()
+    one = live.client.post(
+        "/v1/score",
+        json={"predictions": X.tolist(), "labels": Y.tolist(), "losses": LOSSES, "calibration_bins": 5},
+    ).json()
+    assert summary["chunks"] == 12 and summary["elements"] == X.size
+    for got, want in zip(summary["losses"], one["losses"], strict=True):
+        assert abs(got["value"] - want["value"]) <= REL * abs(want["value"])
+    close(summary["calibration"], one["calibration"])

@@ -25,18 +25,19 @@ def test_chunks_are_stored_once_conflicts_refused_and_deleted_with_their_session
         with pytest.raises(Conflict):
             store.put_chunk("s1", _row("a", digest="other"), now)
         assert store.put_chunk("s1", _row("b"), now) is True
-        record, rows = store.chunks("s1", now)
+        record, states = store.states("s1", now)
         assert record.options == '{"kind": "binary"}'
-        assert [(r.chunk_id, r.state) for r in rows] == [("a", b"\x00\x01"), ("b", b"{}")]
+        assert states == [b"\x00\x01", b"{}"]
+        assert store.chunk_ids("s1") == [("a", "d"), ("b", "d")]
         with pytest.raises(NotFound):
             store.put_chunk("nope", _row("a"), now)
         assert store.delete("s1") is True
         assert store.delete("s1") is False
         with pytest.raises(NotFound):
-            store.chunks("s1", now)
+            store.states("s1", now)
         # the chunks went with the session: a new session of that id starts empty
         store.create("s1", "{}", now)
-        assert store.chunks("s1", now)[1] == []
+        assert store.states("s1", now)[1] == [] and store.chunk_ids("s1") == []
     finally:
         store.close()
 
@@ -77,12 +78,40 @@ def test_concurrent_appends_from_two_clients_lose_nothing_and_count_a_chunk_once
             t.start()
         for t in threads:
             t.join()
-        rows = stores[1].chunks("s", time.time())[1]
-        assert len(rows) == 25 * 4 == sum(news)
+        rows = stores[1].states("s", time.time())[1]
+        assert len(rows) == 25 * 4 == sum(news) == len(stores[0].chunk_ids("s"))
         assert len(news) == 200
     finally:
         for store in stores:
             store.close()
+
+
+def test_folding_merges_states_in_bounded_batches_and_keeps_chunk_ids(store_url: str) -> None:
+    store = open_store(store_url, ttl_s=3600)
+    try:
+        now = time.time()
+        store.create("s", "{}", now)
+        for name in "abcde":
+            store.put_chunk("s", _row(name, digest=name, state=name.encode()), now)
+
+        def merge(states: list[bytes]) -> bytes:
+            return b"".join(sorted(states))
+
+        assert store.fold("s", merge, limit=2) == 2
+        assert store.states("s", now)[1] == [b"ab", b"c", b"d", b"e"]
+        assert store.fold("s", merge, limit=10) == 3
+        assert store.fold("s", merge, limit=10) == 0
+        assert store.states("s", now)[1] == [b"abcde"]
+        # a folded chunk still counts once, and still refuses other data
+        assert store.put_chunk("s", _row("a", digest="a", state=b"a"), now) is False
+        with pytest.raises(Conflict):
+            store.put_chunk("s", _row("b", digest="other"), now)
+        assert store.put_chunk("s", _row("f", digest="f", state=b"f"), now) is True
+        assert store.states("s", now)[1] == [b"abcde", b"f"]
+        assert [c for c, _ in store.chunk_ids("s")] == list("abcdef")
+        assert store.delete("s") and store.fold("s", merge, limit=10) == 0
+    finally:
+        store.close()
 
 
 def test_a_store_url_must_name_a_known_scheme() -> None:
