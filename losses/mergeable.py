@@ -37,6 +37,8 @@ __all__ = ["LossStat", "ScoreSpec", "ScoreState"]
 #: losses called without a target
 _NO_TARGET = {"entropy"}
 _VERSION = 1
+#: the most classes a per-class breakdown keeps (each holds exact sums per loss)
+MAX_CLASSES = 4096
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,8 @@ class ScoreState:
             )
             computed.append((values, weights))
         classes, num_classes = self._classes(x, y) if spec.per_class else (None, 0)
+        if num_classes > MAX_CLASSES:
+            raise LossInputError("per_class", f"at most {MAX_CLASSES} classes, the input has {num_classes}")
         if per_sample is not None:
             per_sample.extend(values for values, _ in computed)
         for (values, weights), stat in zip(computed, self.stats, strict=True):

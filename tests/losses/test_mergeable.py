@@ -216,6 +216,9 @@ def test_bad_specs_and_states_are_refused_naming_the_argument() -> None:
         ScoreState.from_dict({**a.to_dict(), "version": 99})
     with pytest.raises(LossInputError, match="target"):
         a.update(np.zeros(3), np.full(3, 2.0))
+    wide = ScoreState(ScoreSpec.build([("focal", {})], per_class=True))
+    with pytest.raises(LossInputError, match="per_class"):
+        wide.update(np.zeros((1, 5000)), np.zeros((1, 5000)))
 
 
 def test_an_empty_anatomy_has_no_curves() -> None:
