@@ -18,7 +18,7 @@ $(STAMP_SERVE): pyproject.toml | $(PY)
 
 # Everything the tests need: service + training/export (torch 2.13.0, CPU build) + dev tools.
 $(STAMP_DEV): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e ".[serve,train,dev]"
+	$(PY) -m pip install -q -e ".[serve,train,dev,batch]"
 	touch $@ $(STAMP_SERVE)
 
 serve: $(STAMP_SERVE)
@@ -29,7 +29,7 @@ lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP_DEV)
-	$(VENV)/bin/mypy losses service model_export
+	$(VENV)/bin/mypy losses service model_export score_batch
 
 pytest: $(STAMP_DEV) system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -19,6 +19,7 @@ from .entropy import entropy, kl_divergence
 from .errors import LossInputError
 from .focal import focal_loss, focal_loss_star
 from .gradients import loss_gradient
+from .mergeable import ScoreSpec, ScoreState
 from .registry import LOSS_NAMES, clamped_count, get_loss
 from .truncated import hard_truncated_cross_entropy, soft_truncated_cross_entropy
 from .types import Reduction
@@ -28,6 +29,8 @@ __all__ = [
     "LossAnatomy",
     "LossInputError",
     "Reduction",
+    "ScoreSpec",
+    "ScoreState",
     "clamped_count",
     "cross_entropy",
     "entropy",

@@ -43,3 +43,29 @@ def divisor(d: Dist, reduction: str, normalizer: float | None) -> Any:
     if d.counted is not None:
         return be.sum64(d.counted)
     return float(np.prod(d.batch_shape))
+
+
+def mean_weights(kind: str, x: Any, target: Any, weight: Any, ignore_index: int) -> np.ndarray[Any, Any]:
+    """Each sample's part of ``divisor(d, "mean", None)``, as float64 ``[...]`` (numpy inputs).
+
+    The mean's divisor is the sum of these: 1 per counted element (binary) or sample (multiclass), 0 for
+    an ignored one, ``weight[target]`` for multiclass class-index targets with ``weight``. So a mean over
+    chunks is ``sum of the chunks' sums / sum of the chunks' weights``, which is what mergeable state keeps.
+    """
+    x = np.asarray(x)
+    out: np.ndarray[Any, Any]
+    if kind == "binary":
+        if target is None:
+            return np.ones(x.shape)
+        out = np.asarray(target) != ignore_index
+        return out.astype(np.float64)
+    batch = x.shape[:-1]
+    t: np.ndarray[Any, Any] | None = None if target is None else np.asarray(target)
+    if t is None or t.shape != batch:  # no target (entropy) or target distributions: no ignore, no weight
+        return np.ones(batch)
+    counted: np.ndarray[Any, Any] = np.asarray(t != ignore_index)
+    if weight is None:
+        return counted.astype(np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    out = np.where(counted, w[np.where(counted, t, 0)], 0.0)
+    return out

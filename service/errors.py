@@ -21,6 +21,7 @@ from losses import LossInputError
 
 __all__ = [
     "AnswerTooLarge",
+    "Conflict",
     "FailedPrecondition",
     "Forbidden",
     "InternalError",
@@ -215,6 +216,15 @@ class Forbidden(ServiceError):
     http_status = 403
     grpc_code = "PERMISSION_DENIED"
     title = "Forbidden"
+
+
+class Conflict(ServiceError):
+    """The request contradicts what the server already holds (409): a scoring session's chunk id sent
+    again with different data. gRPC ALREADY_EXISTS: the chunk exists; retrying the same call cannot help."""
+
+    http_status = 409
+    grpc_code = "ALREADY_EXISTS"
+    title = "Conflict"
 
 
 class FailedPrecondition(ServiceError):

@@ -171,6 +171,14 @@ class Settings(BaseSettings):
         description="glibc only: serve allocations up to this size from the heap and keep that much freed "
         "memory for reuse, so large bodies do not page-fault on every request (0: glibc's defaults).",
     )
+    score_store: str = Field(
+        default="sqlite:///data/score-sessions.sqlite3",
+        description="Where scoring sessions live: sqlite:///PATH (WAL mode, a relative PATH is under the "
+        "working directory; one host) or postgresql://user:pass@host:port/db (shared by replicas).",
+    )
+    score_session_ttl_s: float = Field(
+        default=24 * 3600.0, gt=0, description="A scoring session untouched this long expires (is deleted)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the service's loggers."
     )

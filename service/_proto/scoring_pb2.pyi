@@ -43,7 +43,7 @@ class LossSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., reduction: _Optional[str] = ..., alpha: _Optional[float] = ..., alpha_per_class: _Optional[_Union[_array_pb2.Array, _Mapping]] = ..., no_alpha: _Optional[bool] = ..., gamma: _Optional[float] = ..., beta: _Optional[float] = ..., m: _Optional[float] = ..., k: _Optional[float] = ..., base: _Optional[float] = ..., label_smoothing: _Optional[float] = ..., normalizer: _Optional[float] = ..., ignore_index: _Optional[int] = ..., background_class: _Optional[int] = ..., weight: _Optional[_Union[_array_pb2.Array, _Mapping]] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
-    __slots__ = ("predictions", "labels", "kind", "from_logits", "losses", "per_sample", "gradient", "anatomy")
+    __slots__ = ("predictions", "labels", "kind", "from_logits", "losses", "per_sample", "gradient", "anatomy", "per_class", "calibration_bins")
     PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,8 @@ class ScoreRequest(_message.Message):
     PER_SAMPLE_FIELD_NUMBER: _ClassVar[int]
     GRADIENT_FIELD_NUMBER: _ClassVar[int]
     ANATOMY_FIELD_NUMBER: _ClassVar[int]
+    PER_CLASS_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_BINS_FIELD_NUMBER: _ClassVar[int]
     predictions: _array_pb2.Array
     labels: _array_pb2.Array
     kind: str
@@ -60,7 +62,9 @@ class ScoreRequest(_message.Message):
     per_sample: bool
     gradient: bool
     anatomy: bool
-    def __init__(self, predictions: _Optional[_Union[_array_pb2.Array, _Mapping]] = ..., labels: _Optional[_Union[_array_pb2.Array, _Mapping]] = ..., kind: _Optional[str] = ..., from_logits: _Optional[bool] = ..., losses: _Optional[_Iterable[_Union[LossSpec, _Mapping]]] = ..., per_sample: _Optional[bool] = ..., gradient: _Optional[bool] = ..., anatomy: _Optional[bool] = ...) -> None: ...
+    per_class: bool
+    calibration_bins: int
+    def __init__(self, predictions: _Optional[_Union[_array_pb2.Array, _Mapping]] = ..., labels: _Optional[_Union[_array_pb2.Array, _Mapping]] = ..., kind: _Optional[str] = ..., from_logits: _Optional[bool] = ..., losses: _Optional[_Iterable[_Union[LossSpec, _Mapping]]] = ..., per_sample: _Optional[bool] = ..., gradient: _Optional[bool] = ..., anatomy: _Optional[bool] = ..., per_class: _Optional[bool] = ..., calibration_bins: _Optional[int] = ...) -> None: ...
 
 class LossResult(_message.Message):
     __slots__ = ("name", "value", "per_sample", "gradient")
@@ -75,11 +79,13 @@ class LossResult(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., per_sample: _Optional[_Union[_array_pb2.Array, _Mapping]] = ..., gradient: _Optional[_Union[_array_pb2.Array, _Mapping]] = ...) -> None: ...
 
 class ScoreResponse(_message.Message):
-    __slots__ = ("losses", "anatomy", "clamped_count")
+    __slots__ = ("losses", "anatomy", "clamped_count", "breakdown")
     LOSSES_FIELD_NUMBER: _ClassVar[int]
     ANATOMY_FIELD_NUMBER: _ClassVar[int]
     CLAMPED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
     losses: _containers.RepeatedCompositeFieldContainer[LossResult]
     anatomy: _struct_pb2.Struct
     clamped_count: int
-    def __init__(self, losses: _Optional[_Iterable[_Union[LossResult, _Mapping]]] = ..., anatomy: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., clamped_count: _Optional[int] = ...) -> None: ...
+    breakdown: _struct_pb2.Struct
+    def __init__(self, losses: _Optional[_Iterable[_Union[LossResult, _Mapping]]] = ..., anatomy: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., clamped_count: _Optional[int] = ..., breakdown: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...

@@ -26,7 +26,17 @@ from losses import LossInputError
 from ..errors import AnswerTooLarge, InvalidInput, map_errors
 from .arrays import check_elements
 
-__all__ = ["LossSpec", "LossValue", "ScoreOptions", "ScoreResult", "as_array", "check_answer_size", "score"]
+__all__ = [
+    "LossSpec",
+    "LossValue",
+    "ScoreOptions",
+    "ScoreResult",
+    "as_array",
+    "check_answer_size",
+    "chunk_state",
+    "score",
+    "score_spec",
+]
 
 #: the request's argument name for each argument name the loss library reports
 _ARGUMENT = {
@@ -54,10 +64,10 @@ class LossSpec(BaseModel):
     k: float | None = None
     base: float | None = None
     weight: list[float] | None = None
-    ignore_index: int | None = None
+    ignore_index: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     label_smoothing: float | None = None
     normalizer: float | None = None
-    background_class: int | None = None
+    background_class: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
 
     def params(self) -> dict[str, Any]:
         """Parameters the client set (``alpha: null`` stays: it means no alpha weighting)."""
@@ -76,6 +86,10 @@ class ScoreOptions(BaseModel):
     per_sample: bool = False
     gradient: bool = False
     anatomy: bool = False
+    per_class: bool = Field(default=False, description="Per class sums and means of every loss.")
+    calibration_bins: int | None = Field(
+        default=None, ge=1, le=1000, description="Reliability bins of the probabilities (ECE, MCE, bins)."
+    )
 
     def answer_elements(self, elements: int) -> int:
         """At most how many array elements the answer to ``elements`` predictions holds (per-sample values
@@ -113,6 +127,7 @@ class ScoreResult:
     anatomy: dict[str, Any] | None
     clamped_count: int
     elements: int
+    breakdown: dict[str, Any] | None = None  # per_class and calibration, from the mergeable state
 
     def npz_arrays(self) -> dict[str, np.ndarray]:
         """The result as the arrays of an ``.npz`` answer: ``summary`` (the JSON answer without arrays, as a
@@ -133,6 +148,7 @@ class ScoreResult:
         }
         if self.anatomy is not None:
             out["anatomy"] = self.anatomy
+        out.update(self.breakdown or {})
         return out
 
 
@@ -206,7 +222,60 @@ def score(predictions: np.ndarray, labels: np.ndarray | None, options: ScoreOpti
     if not options.from_logits:
         with _naming(None):
             clamped = losses.clamped_count(predictions, from_logits=False)
-    return ScoreResult(results, anatomy, clamped, int(predictions.size))
+    breakdown: dict[str, Any] | None = None
+    if options.per_class or options.calibration_bins:
+        one = options.model_copy(update={"anatomy": False})
+        result = chunk_state(predictions, labels, one, reduced_only=False).result()
+        breakdown = {k: result[k] for k in ("per_class", "calibration") if k in result}
+    return ScoreResult(results, anatomy, clamped, int(predictions.size), breakdown)
+
+
+def score_spec(options: ScoreOptions, *, reduced_only: bool = True) -> losses.ScoreSpec:
+    """The `losses.ScoreSpec` of ``options``: what a mergeable state of this score accumulates.
+
+    ``reduced_only``: a loss whose reduction is ``none`` is an error naming it (a session has no per-sample
+    answer); otherwise it is accumulated as its mean (the one-shot per-class breakdown)."""
+    specs = []
+    for i, spec in enumerate(options.losses):
+        params = spec.params()
+        if spec.name in _NO_TARGET:
+            params.setdefault("reduction", "mean")
+        if params.get("reduction") == "none":
+            if reduced_only:
+                raise InvalidInput(
+                    "'none' has no merged value: use mean, sum or batchmean", field=f"losses[{i}].reduction"
+                )
+            params["reduction"] = "mean"
+        with _naming(i):
+            losses.get_loss(spec.name)
+            specs.append((spec.name, params))
+    with _naming(None):
+        return losses.ScoreSpec.build(
+            specs,
+            kind=options.kind,
+            from_logits=options.from_logits,
+            anatomy=options.anatomy,
+            per_class=options.per_class,
+            calibration_bins=options.calibration_bins,
+        )
+
+
+def chunk_state(
+    predictions: np.ndarray,
+    labels: np.ndarray | None,
+    options: ScoreOptions,
+    *,
+    reduced_only: bool = True,
+    per_sample: list[np.ndarray] | None = None,
+) -> losses.ScoreState:
+    """The mergeable state of one chunk (errors as `score`'s, naming the request field); ``per_sample``
+    receives each loss's per-sample values."""
+    for field, array in (("predictions", predictions), ("labels", labels)):
+        if array is not None and array.size == 0:
+            raise InvalidInput(f"is empty (shape {list(array.shape)})", field=field)
+    state = losses.ScoreState(score_spec(options, reduced_only=reduced_only))
+    with _naming(None):
+        return state.update(predictions, labels, per_sample=per_sample)
 
 
 @contextmanager

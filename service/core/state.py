@@ -23,6 +23,7 @@ from .metrics import Metrics
 from .model_control import ModelControl
 from .model_version import ModelVersion
 from .repository import ModelRegistry, scan_repository
+from .score_sessions import ScoreSessions
 
 __all__ = ["ServiceState"]
 
@@ -76,6 +77,8 @@ class ServiceState:
         self.model_control = ModelControl(self)
         #: called after the live repository changed what is served (the v2 model list follows it)
         self.on_repository_change: list[Callable[[], None]] = []
+        #: scoring sessions (their store is opened on first use)
+        self.score_sessions = ScoreSessions(settings.score_store, settings.score_session_ttl_s, self.cpu_pool)
 
     @property
     def ready(self) -> bool:
@@ -185,6 +188,7 @@ class ServiceState:
         grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
         retiring = await self.watcher.stop() if self.watcher is not None else []
         await asyncio.gather(*(mv.stop_batching(grace) for mv in [*self.registry, *retiring]))
+        await self.score_sessions.close()
         self.inference_pool.shutdown(wait=False, cancel_futures=True)
         self.cpu_pool.shutdown(wait=False, cancel_futures=True)
 

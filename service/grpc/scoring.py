@@ -101,7 +101,10 @@ def options_from_proto(request: pb.ScoreRequest) -> ScoreOptions:
         "per_sample": request.per_sample,
         "gradient": request.gradient,
         "anatomy": request.anatomy,
+        "per_class": request.per_class,
     }
+    if request.HasField("calibration_bins"):
+        top["calibration_bins"] = request.calibration_bins
     if request.kind:
         top["kind"] = request.kind
     if request.HasField("from_logits"):
@@ -125,6 +128,8 @@ def response_of(result: ScoreResult) -> pb.ScoreResponse:
         anatomy = struct_pb2.Struct()
         anatomy.update(result.anatomy)
         response.anatomy.CopyFrom(anatomy)
+    if result.breakdown:
+        response.breakdown.update(result.breakdown)
     return response
 
 

@@ -26,6 +26,7 @@ from .._proto import (
     detection_pb2_grpc,
     inference_v2_pb2,
     inference_v2_pb2_grpc,
+    score_sessions_pb2,
     scoring_pb2,
 )
 from ..core.state import ServiceState
@@ -34,6 +35,7 @@ from ..settings import Settings
 from .detection import DetectionServicer
 from .inference import InferenceServicer
 from .interceptor import EdgeInterceptor
+from .score_sessions import ScoreSessionServicer, score_sessions_handler
 from .scoring import ScoringServicer, scoring_handler
 
 __all__ = ["SERVICE_NAMES", "GrpcServer", "server_options"]
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 SERVICE_NAMES = (
     detection_pb2.DESCRIPTOR.services_by_name["DetectionService"].full_name,
     scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name,
+    score_sessions_pb2.DESCRIPTOR.services_by_name["ScoreSessionService"].full_name,
     inference_v2_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
 )
 _SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -124,6 +127,7 @@ class GrpcServer:
         for add, servicer in registrations:
             add(servicer, self._server)
         self._server.add_generic_rpc_handlers((scoring_handler(ScoringServicer(state)),))  # zero-copy arrays
+        self._server.add_generic_rpc_handlers((score_sessions_handler(ScoreSessionServicer(state)),))
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
         )

@@ -18,7 +18,7 @@ from ..settings import Settings
 from .edge import EdgeMiddleware
 from .openapi import MODELS, SCHEMAS, complete_operations
 from .problems import install_error_handlers
-from .routers import console, detect, metrics, models, score, v2, v2_extensions, v2_repository
+from .routers import console, detect, metrics, models, score, score_sessions, v2, v2_extensions, v2_repository
 
 __all__ = ["create_app"]
 
@@ -77,6 +77,7 @@ def create_app(
     routers = (
         detect.router,
         score.router,
+        score_sessions.router,
         models.router,
         v2_extensions.router,
         v2_repository.router,
@@ -88,6 +89,7 @@ def create_app(
     if state.settings.console_enabled:  # off: / is an unknown path (404 problem)
         app.include_router(console.router)
     schemas = {**SCHEMAS, **v2_extensions.SCHEMAS, **v2_repository.SCHEMAS}
+    schemas.update(score_sessions.SCHEMAS)
     _document_models(app, MODELS, schemas, api_keys=state.api_keys.enabled)
     return app
 

@@ -60,14 +60,34 @@ def _seconds(duration: str) -> float:
 
 
 def test_services_and_profiles(services: dict[str, Any]) -> None:
-    assert set(services) == {"service", "lb", "train"}
+    assert set(services) == {"service", "lb", "train", "postgres"}
     assert services["train"]["profiles"] == ["train"]
     assert "profiles" not in services["service"] and "profiles" not in services["lb"], "the default stack"
+    assert "profiles" not in services["postgres"]
+
+
+def test_replicas_share_scoring_sessions_in_postgres_on_a_volume(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    service, postgres = services["service"], services["postgres"]
+    url = service["environment"]["FOCALSERVE_SCORE_STORE"]
+    assert url == "postgresql://focalserve:focalserve@postgres:5432/focalserve"
+    assert Settings.model_validate({"score_store": url}).score_store == url
+    env = postgres["environment"]
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"]) == ("focalserve",) * 3
+    assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    (volume,) = postgres["volumes"]
+    name, target = volume.split(":")
+    assert target == "/var/lib/postgresql/data" and name in compose["volumes"], "a named volume"
+    assert "ports" not in postgres, "the database is reached inside the compose network only"
 
 
 def test_build_targets_exist_in_the_dockerfile(services: dict[str, Any]) -> None:
     stages = parse(ROOT / "Dockerfile").stages
     for name, spec in services.items():
+        if name == "postgres":  # the database's own image, not built here
+            assert "build" not in spec
+            continue
         assert spec["build"]["target"] in stages, name
         assert spec["build"]["context"] == "."
         assert "BASE_IMAGE" in spec["build"]["args"], f"{name}: the base image is a build arg"

@@ -47,11 +47,6 @@ from ._k8s import (
 
 PREFIX = "FOCALSERVE_"
 #: FOCALSERVE_* names the manifests may use that are not (yet) fields of Settings, each with its reason.
-NOT_YET_SETTINGS = {
-    # The scoring sessions' PostgreSQL URL: the setting comes with issue 17 (scoring at scale), built in
-    # parallel. Drop this entry once that branch is merged.
-    "FOCALSERVE_SCORE_STORE",
-}
 NAMESPACE = "focalserve"
 BUILDS = ("cpu", "gpu", "hpa", "kserve", "triton")
 #: Labels Prometheus adds to every scraped series (Kubernetes service discovery), beside the service's own.
@@ -199,12 +194,10 @@ def test_every_focalserve_name_is_a_setting() -> None:
     seen: set[str] = set()
     for path in sorted(K8S.rglob("*.yaml")):
         names = set(re.findall(r"\bFOCALSERVE_[A-Z0-9_]+\b", path.read_text()))
-        unknown = names - settings - NOT_YET_SETTINGS
+        unknown = names - settings
         assert unknown == set(), f"{path.relative_to(ROOT)}: not settings: {sorted(unknown)}"
         seen |= names
     assert {"FOCALSERVE_SHUTDOWN_GRACE_S", "FOCALSERVE_MODEL_CONTROL_MODE"} <= seen
-    stale = NOT_YET_SETTINGS & settings
-    assert stale == set(), f"now real settings, drop them from NOT_YET_SETTINGS: {stale}"
 
 
 @pytest.mark.parametrize("name", ["cpu", "gpu", "hpa", "kserve"])

@@ -25,7 +25,12 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def service(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     log = tmp_path_factory.mktemp("grpc-log") / "service.log"
     with live_service(
-        repo, log, api_keys=API_KEY, grpc_max_message_bytes=str(MESSAGE_LIMIT), max_queue_delay_ms="5"
+        repo,
+        log,
+        api_keys=API_KEY,
+        grpc_max_message_bytes=str(MESSAGE_LIMIT),
+        max_queue_delay_ms="5",
+        score_store=f"sqlite:///{log.parent}/sessions.sqlite3",
     ) as running:
         yield running
 

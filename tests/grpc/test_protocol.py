@@ -18,6 +18,7 @@ from tests.service.standin import red_box_tensor
 SERVICES = {
     "focalserve.v1.DetectionService",
     "focalserve.v1.ScoringService",
+    "focalserve.v1.ScoreSessionService",
     "inference.GRPCInferenceService",
     "grpc.health.v1.Health",
     "grpc.reflection.v1alpha.ServerReflection",
@@ -176,7 +177,12 @@ def test_server_and_model_metadata(stub) -> None:
 
 def test_health_reports_serving_without_an_api_key(channel) -> None:
     health = health_pb2_grpc.HealthStub(channel)
-    for service in ("", "inference.GRPCInferenceService", "focalserve.v1.ScoringService"):
+    services = (
+        "inference.GRPCInferenceService",
+        "focalserve.v1.ScoringService",
+        "focalserve.v1.ScoreSessionService",
+    )
+    for service in ("", *services):
         status = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10).status
         assert status == health_pb2.HealthCheckResponse.SERVING, service
     with pytest.raises(grpc.RpcError) as err:
@@ -190,6 +196,14 @@ def test_reflection_lists_and_describes_every_service(channel) -> None:
     scoring = database.FindFileContainingSymbol("focalserve.v1.ScoringService")
     assert scoring.name == "focalserve/scoring.proto"
     assert [m.name for m in scoring.service[0].method] == ["Score"]
+    sessions = database.FindFileContainingSymbol("focalserve.v1.ScoreSessionService")
+    assert sessions.name == "focalserve/score_sessions.proto"
+    assert [m.name for m in sessions.service[0].method] == [
+        "CreateScoreSession",
+        "AppendScoreChunk",
+        "GetScoreSession",
+        "DeleteScoreSession",
+    ]
     inference = database.FindFileContainingSymbol("inference.ModelInferRequest")
     assert inference.name == "focalserve/inference_v2.proto"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.live import LiveService, run_in_thread
+from tests.pg import new_database, running_postgres
 
 from .standin import write_repository
 
@@ -33,3 +34,18 @@ def live(standin_repo: Path) -> Iterator[Live]:
     """The service on the stand-in repository with default limits (module-wide)."""
     with run_service(standin_repo, max_queue_delay_ms=5) as service:
         yield service
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server (`tests.pg`), for the whole run."""
+    with running_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh scoring-session store of each kind: an SQLite file, a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/sessions.sqlite3"
+    return new_database(request.getfixturevalue("postgres_server"))

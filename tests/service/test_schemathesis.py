@@ -56,6 +56,10 @@ include-path = "/v1/score"
 checks.positive_data_acceptance.expected-statuses = {[*_POSITIVE, "400"]!r}
 
 [[operations]]
+include-path-regex = "^/v1/score/sessions"
+checks.positive_data_acceptance.expected-statuses = {[*_POSITIVE, "400"]!r}
+
+[[operations]]
 include-path-regex = "^/v2/models/\\\\{{name\\\\}}"
 parameters = {{ "name" = "focal_loss", "version" = "1" }}
 
@@ -84,7 +88,11 @@ def test_schemathesis_finds_nothing(standin_repo: Path, tmp_path: Path) -> None:
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     with run_process(
-        standin_repo, tmp_path / "service.log", api_keys=API_KEY, max_queue_delay_ms="2"
+        standin_repo,
+        tmp_path / "service.log",
+        api_keys=API_KEY,
+        max_queue_delay_ms="2",
+        score_store=f"sqlite:///{tmp_path}/sessions.sqlite3",
     ) as live:
         command = [
             sys.executable,

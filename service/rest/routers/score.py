@@ -7,13 +7,15 @@ from typing import Any, Literal
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.datastructures import UploadFile
 
-from ...core.scoring import ScoreOptions, as_array, check_answer_size, score
+from ...core.scoring import ScoreOptions, check_answer_size, score
 from ...core.state import ServiceState
-from ...errors import InvalidInput, UnsupportedMediaType, map_errors
-from ..bodies import iter_npz, load_npy, load_npz, media_type, parse_json
+from ...errors import InvalidInput
+from ..bodies import iter_npz, load_npz, media_type, parse_json
 from ..responses import JSONBody
+from ..score_body import arrays as to_arrays
+from ..score_body import options as parse_options
+from ..score_body import query_options, read_multipart, unsupported
 from . import get_state
 
 __all__ = ["router"]
@@ -87,8 +89,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"description": "options that are not valid ScoreOptions (naming the field)"},
 }
 
-_QUERY_OPTIONS = ("kind", "from_logits", "per_sample", "gradient", "anatomy", "losses")
-
 
 @router.post(
     "/score",
@@ -112,30 +112,27 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
     limit = state.settings.max_score_elements
     want_npz = "application/x-npz" in request.headers.get("accept", "")
     json_limit = state.settings.max_json_answer_elements
-    if kind == "application/json":
+    if kind in ("application/x-npz", "application/octet-stream"):
+        options = parse_options(query_options(request))
         raw = await request.body()
-        doc = await state.in_cpu_pool(parse_json, raw)
+        # one trip to the CPU pool for parse + score + answer: a large body is one event-loop wake-up
+        answer = await state.in_cpu_pool(_score_npz, raw, limit, options, want_npz, json_limit)
+        return _response(answer)
+    if kind == "application/json":
+        # the options are checked before the arrays are converted
+        doc = await state.in_cpu_pool(parse_json, await request.body())
         if not isinstance(doc, dict):
             raise InvalidInput("the JSON body must be an object", field="body")
         if "predictions" not in doc:
             raise InvalidInput("is required", field="predictions")
         predictions_raw, labels_raw = doc.pop("predictions"), doc.pop("labels", None)
-        options = _options(doc)
-        predictions, labels = await state.in_cpu_pool(_arrays, predictions_raw, labels_raw, limit)
-    elif kind in ("application/x-npz", "application/octet-stream"):
-        options = _options(_query_options(request))
-        raw = await request.body()
-        # one trip to the CPU pool for parse + score + answer: a large body is one event-loop wake-up
-        answer = await state.in_cpu_pool(_score_npz, raw, limit, options, want_npz, json_limit)
-        return _response(answer)
+        options = parse_options(doc)
+        predictions, labels = await state.in_cpu_pool(to_arrays, predictions_raw, labels_raw, limit)
     elif kind == "multipart/form-data":
-        predictions, labels, options = await _multipart(request, limit)
+        body = await read_multipart(request, limit)
+        predictions, labels, options = body.predictions, body.labels, parse_options(body.options)
     else:
-        raise UnsupportedMediaType(
-            f"Content-Type {kind or '(none)'} is not accepted here; send application/json, application/x-npz "
-            "or multipart/form-data",
-            field="Content-Type",
-        )
+        raise unsupported(kind)
     return _response(await state.in_cpu_pool(_score, predictions, labels, options, want_npz, json_limit))
 
 
@@ -172,66 +169,3 @@ def _response(answer: Answer) -> Response:
     if answer[0] == "npz":
         return StreamingResponse(iter_npz(answer[1]), media_type="application/x-npz")
     return JSONBody(answer[1])
-
-
-def _arrays(predictions: Any, labels: Any, limit: int) -> tuple[np.ndarray, np.ndarray | None]:
-    x = as_array(predictions, "predictions", max_elements=limit)
-    if x.dtype.kind in "biu":
-        x = x.astype(np.float64)
-    y = None if labels is None else as_array(labels, "labels", max_elements=limit)
-    return x, y
-
-
-def _options(doc: dict[str, Any]) -> ScoreOptions:
-    with map_errors():
-        return ScoreOptions.model_validate(doc)
-
-
-def _query_options(request: Request) -> dict[str, Any]:
-    q = request.query_params
-    doc: dict[str, Any] = {}
-    if "options" in q:
-        parsed = parse_json(q["options"].encode(), field_name="options")
-        if not isinstance(parsed, dict):
-            raise InvalidInput("must be a JSON object", field="options")
-        doc.update(parsed)
-    for key in _QUERY_OPTIONS:
-        if key not in q:
-            continue
-        value = q[key]
-        if key == "losses":
-            doc[key] = (
-                parse_json(value.encode(), field_name="losses")
-                if value.lstrip().startswith("[")
-                else [{"name": n.strip()} for n in value.split(",") if n.strip()]
-            )
-        else:
-            doc[key] = value
-    return doc
-
-
-async def _multipart(request: Request, limit: int) -> tuple[np.ndarray, np.ndarray | None, ScoreOptions]:
-    form = await request.form(max_files=8, max_fields=8, max_part_size=1024 * 1024)
-    try:
-        parts: dict[str, bytes | str] = {}
-        for key, value in form.multi_items():
-            parts[key] = await value.read() if isinstance(value, UploadFile) else value
-    finally:
-        await form.close()
-    unknown = set(parts) - {"predictions", "labels", "options"}
-    if unknown:
-        raise InvalidInput(f"unexpected parts {sorted(unknown)}", field=sorted(unknown)[0] or "body")
-    if "predictions" not in parts:
-        raise InvalidInput("the multipart body needs a .npy part named predictions", field="predictions")
-    arrays = {}
-    for name in ("predictions", "labels"):
-        if name in parts:
-            raw = parts[name]
-            arrays[name] = load_npy(
-                raw.encode() if isinstance(raw, str) else raw, field_name=name, max_elements=limit
-            )
-    options_raw = parts.get("options", "{}")
-    doc = parse_json(options_raw, field_name="options")
-    if not isinstance(doc, dict):
-        raise InvalidInput("must be a JSON object", field="options")
-    return arrays["predictions"], arrays.get("labels"), _options(doc)
