@@ -10,6 +10,7 @@ paths). The summary has the keys of ``GET /v1/score/sessions/{id}``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -149,19 +150,14 @@ def _run(
     )
     with Progress(*columns, disable=not progress or not sys.stderr.isatty(), transient=True) as bar:
         task = bar.add_task("rows", total=total)
-        if address is not None:
-            with Client(address) as client:
-                return run(
-                    inputs,
-                    job,
-                    client=client,
-                    rows_per_task=rows_per_task,
-                    on_rows=lambda n: bar.advance(task, n),
+        with contextlib.ExitStack() as stack:
+            if address is None:  # a local cluster on this machine's cores, one process a worker
+                cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
                 )
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        with cluster, Client(cluster) as client:
+                client = stack.enter_context(Client(stack.enter_context(cluster)))
+            else:
+                client = stack.enter_context(Client(address))
             return run(
                 inputs,
                 job,

@@ -24,6 +24,7 @@ __all__ = [
     "arrays",
     "options",
     "query_options",
+    "read_json_body",
     "read_multipart",
     "read_score_body",
 ]
@@ -62,12 +63,7 @@ async def read_score_body(request: Request, state: ServiceState) -> ScoreBody:
     kind = media_type(request)
     limit = state.settings.max_score_elements
     if kind == "application/json":
-        doc = await state.in_cpu_pool(parse_json, await request.body())
-        if not isinstance(doc, dict):
-            raise InvalidInput("the JSON body must be an object", field="body")
-        if "predictions" not in doc:
-            raise InvalidInput("is required", field="predictions")
-        predictions_raw, labels_raw = doc.pop("predictions"), doc.pop("labels", None)
+        doc, predictions_raw, labels_raw = await read_json_body(request, state)
         predictions, labels = await state.in_cpu_pool(arrays, predictions_raw, labels_raw, limit)
         return ScoreBody(predictions, labels, doc)
     if kind in ("application/x-npz", "application/octet-stream"):
@@ -79,6 +75,17 @@ async def read_score_body(request: Request, state: ServiceState) -> ScoreBody:
     if kind == "multipart/form-data":
         return await read_multipart(request, limit)
     raise unsupported(kind)
+
+
+async def read_json_body(request: Request, state: ServiceState) -> tuple[dict[str, Any], Any, Any]:
+    """A JSON score body, parsed off the event loop: its options (the other members), and the raw
+    ``predictions`` (required) and ``labels`` values, not yet arrays."""
+    doc = await state.in_cpu_pool(parse_json, await request.body())
+    if not isinstance(doc, dict):
+        raise InvalidInput("the JSON body must be an object", field="body")
+    if "predictions" not in doc:
+        raise InvalidInput("is required", field="predictions")
+    return doc, doc.pop("predictions"), doc.pop("labels", None)
 
 
 def arrays(predictions: Any, labels: Any, limit: int) -> tuple[np.ndarray, np.ndarray | None]:

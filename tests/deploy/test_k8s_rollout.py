@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
-from tests.live import LiveService, run_in_thread
-from tests.service.images import encode, red_box_image
+from tests.live import run_in_thread
+from tests.load import DetectClients, served_versions, until
 
 from ._k8s import K8S, ROOT
 
@@ -34,50 +31,8 @@ def _base_settings() -> dict[str, str]:
     return dict(literal.split("=", 1) for literal in generator["literals"])
 
 
-def _until(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-
-
-def _served(service: LiveService) -> dict[str, str]:
-    models = {m["name"]: m for m in service.client.get("/v1/models").json()["models"]}
-    return {v["version"]: v["state"] for v in models["detector"]["versions"]}
-
-
 def _mv(source: Path, target: Path) -> None:
     subprocess.run(["mv", "-T", str(source), str(target)], check=True, timeout=10)
-
-
-class Clients:
-    """Four clients sending detect requests until stopped; (status, model_version) of every answer."""
-
-    def __init__(self, url: str) -> None:
-        self.url, self.stop = url, threading.Event()
-        self.answers: list[tuple[int, str]] = []
-        self.threads = [threading.Thread(target=self._send) for _ in range(4)]
-
-    def _send(self) -> None:
-        png = encode(red_box_image())
-        with httpx.Client(timeout=30) as client:
-            while not self.stop.is_set():
-                r = client.post(self.url, content=png, headers={"content-type": "image/png"})
-                self.answers.append((r.status_code, r.json().get("model_version", r.text)))
-
-    def more(self, count: int = 20) -> None:
-        seen = len(self.answers)
-        _until(lambda: len(self.answers) >= seen + count, "the clients stopped getting answers")
-
-    def __enter__(self) -> Clients:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
 
 
 def test_the_documented_rollout_and_rollback_fail_no_request(tmp_path: Path) -> None:
@@ -91,7 +46,7 @@ def test_the_documented_rollout_and_rollback_fail_no_request(tmp_path: Path) -> 
 
     with (
         run_in_thread(repository, model_control_mode="poll", repository_poll_secs=POLL_S) as service,
-        Clients(service.http_url + "/v1/models/detector/detect") as clients,
+        DetectClients(service.http_url + "/v1/models/detector/detect", clients=4) as clients,
     ):
         clients.more()
         # kubectl cp, still going: half of model.onnx in the staging folder.
@@ -101,18 +56,21 @@ def test_the_documented_rollout_and_rollback_fail_no_request(tmp_path: Path) -> 
         data = (new / "model.onnx").read_bytes()
         (staged / "model.onnx").write_bytes(data[: len(data) // 2])
         time.sleep(5 * POLL_S)
-        assert _served(service) == {"1": "ready"}, "a staged version is not read"
+        assert served_versions(service, "detector") == {"1": "ready"}, "a staged version is not read"
         names = {m["name"] for m in service.client.get("/v1/models").json()["models"]}
         assert ".incoming" not in names
         clients.more()
         # The copy completes; then the rename.
         (staged / "model.onnx").write_bytes(data)
         _mv(staged, repository / "detector/2")
-        _until(lambda: _served(service) == {"2": "ready"}, "version 2 never replaced version 1")
+        until(
+            lambda: served_versions(service, "detector") == {"2": "ready"},
+            "version 2 never replaced version 1",
+        )
         clients.more()
         # Rollback: version 2 out again; 1 is the latest and comes back the same way.
         _mv(repository / "detector/2", incoming / "detector-2-withdrawn")
-        _until(lambda: _served(service) == {"1": "ready"}, "version 1 never came back")
+        until(lambda: served_versions(service, "detector") == {"1": "ready"}, "version 1 never came back")
         clients.more()
 
     failed = [a for a in clients.answers if a[0] != 200]

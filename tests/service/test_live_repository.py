@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from service.settings import DEFAULT_MODEL_REPOSITORY
-from tests.live import LiveService, run_in_thread, run_process
-from tests.service.images import encode, red_box_image
+from tests.live import run_in_thread, run_process
+from tests.load import DetectClients, served_versions, until
 from tests.service.standin import build_model, write_entry, write_repository
 
 LATEST_ONE = "version_policy: { latest: { num_versions: 1 } }\n"
@@ -41,53 +38,18 @@ def _drop_version(root: Path, version: int, scratch: Path, *, broken: bool = Fal
     (scratch / "standin" / str(version)).rename(target)
 
 
-def _until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
-
-
-def _served(service: LiveService) -> dict[str, str]:
-    models = {m["name"]: m for m in service.client.get("/v1/models").json()["models"]}
-    return {v["version"]: v["state"] for v in models["standin"]["versions"]} if "standin" in models else {}
-
-
-class Load:
-    """Eight clients sending detect requests to the default version until stopped."""
-
-    def __init__(self, url: str, clients: int = 8) -> None:
-        self.url, self.stop = url, threading.Event()
-        self.answers: list[tuple[int, str]] = []
-        self.threads = [threading.Thread(target=self._client) for _ in range(clients)]
-
-    def _client(self) -> None:
-        png = encode(red_box_image())
-        with httpx.Client(timeout=30) as client:
-            while not self.stop.is_set():
-                r = client.post(self.url, content=png, headers={"content-type": "image/png"})
-                self.answers.append((r.status_code, r.json().get("model_version", r.text)))
-
-    def __enter__(self) -> Load:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
-
-
 def test_a_new_version_is_swapped_in_under_load_with_no_failure(tmp_path: Path) -> None:
     root = _repository(tmp_path / "repo")
     with run_in_thread(root, **POLL) as service:
-        with Load(service.http_url + "/v1/models/standin/detect") as load:
-            _until(lambda: len(load.answers) > 50, "the clients never got going")
+        with DetectClients(service.http_url + "/v1/models/standin/detect") as load:
+            until(lambda: len(load.answers) > 50, "the clients never got going")
             _drop_version(root, 2, tmp_path / "scratch")
-            _until(lambda: _served(service) == {"2": "ready"}, "version 2 never replaced version 1")
+            until(
+                lambda: served_versions(service, "standin") == {"2": "ready"},
+                "version 2 never replaced version 1",
+            )
             seen = len(load.answers)
-            _until(lambda: len(load.answers) > seen + 50, "the clients stopped")
+            until(lambda: len(load.answers) > seen + 50, "the clients stopped")
         gone = service.client.get("/v2/models/standin/versions/1/ready").status_code
     assert gone == 404
     statuses = {status for status, _ in load.answers}
@@ -99,13 +61,22 @@ def test_a_new_version_is_swapped_in_under_load_with_no_failure(tmp_path: Path) 
 
 def test_a_version_that_fails_to_load_never_replaces_a_working_one(tmp_path: Path) -> None:
     root = _repository(tmp_path / "repo")
-    with run_in_thread(root, **POLL) as service, Load(service.http_url + "/v1/models/standin/detect") as load:
+    with (
+        run_in_thread(root, **POLL) as service,
+        DetectClients(service.http_url + "/v1/models/standin/detect") as load,
+    ):
         _drop_version(root, 2, tmp_path / "scratch", broken=True)
-        _until(lambda: _served(service).get("2") == "failed", "the broken version was not reported")
-        assert _served(service) == {"1": "ready", "2": "failed"}
+        until(
+            lambda: served_versions(service, "standin").get("2") == "failed",
+            "the broken version was not reported",
+        )
+        assert served_versions(service, "standin") == {"1": "ready", "2": "failed"}
         assert "focalserve_model_load_failures_total" in service.client.get("/metrics").text
         _drop_version(root, 2, tmp_path / "scratch")  # fixed: new files, new stamp
-        _until(lambda: _served(service) == {"2": "ready"}, "the fixed version 2 never took over")
+        until(
+            lambda: served_versions(service, "standin") == {"2": "ready"},
+            "the fixed version 2 never took over",
+        )
     assert {status for status, _ in load.answers} == {200}
 
 
@@ -114,10 +85,10 @@ def test_models_come_and_go_with_their_folders(tmp_path: Path) -> None:
     with run_in_thread(root, **POLL) as service:
         write_repository(tmp_path / "scratch", name="other")
         (tmp_path / "scratch" / "other").rename(root / "other")
-        _until(lambda: service.client.get("/v2/models/other/ready").status_code == 200, "other never came")
+        until(lambda: service.client.get("/v2/models/other/ready").status_code == 200, "other never came")
         assert service.client.get("/v2/health/ready").status_code == 200
         shutil.rmtree(root / "other")
-        _until(lambda: service.client.get("/v2/models/other").status_code == 404, "other never left")
+        until(lambda: service.client.get("/v2/models/other").status_code == 404, "other never left")
         assert "other" not in {m["name"] for m in service.client.get("/v1/models").json()["models"]}
 
 
@@ -141,7 +112,7 @@ def test_ten_swaps_release_their_sessions(tmp_path: Path) -> None:
             scratch = tmp_path / f"v{version}"
             shutil.copytree(root / "detector" / str(version - 1), scratch)
             scratch.rename(root / "detector" / str(version))
-            _until(
+            until(
                 lambda v=version: (
                     service.client.get(f"/v2/models/detector/versions/{v - 1}").status_code == 404
                 ),
@@ -162,6 +133,9 @@ def test_a_version_is_warmed_at_every_batch_size_before_it_serves(tmp_path: Path
         assert registry.get("standin").warmed_batch_sizes == (1, 2, 3, 4, 5)  # the setting's cap
         assert registry.get("small").warmed_batch_sizes == (1, 2, 3)  # config.pbtxt's cap
         _drop_version(root, 2, tmp_path / "scratch")
-        _until(lambda: _served(service) == {"2": "ready"}, "version 2 never replaced version 1")
+        until(
+            lambda: served_versions(service, "standin") == {"2": "ready"},
+            "version 2 never replaced version 1",
+        )
         assert registry.get("standin").version == "2"
         assert registry.get("standin").warmed_batch_sizes == (1, 2, 3, 4, 5)

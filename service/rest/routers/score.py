@@ -10,12 +10,11 @@ from fastapi.responses import Response, StreamingResponse
 
 from ...core.scoring import ScoreOptions, check_answer_size, score
 from ...core.state import ServiceState
-from ...errors import InvalidInput
-from ..bodies import iter_npz, load_npz, media_type, parse_json
+from ..bodies import iter_npz, load_npz, media_type
 from ..responses import JSONBody
 from ..score_body import arrays as to_arrays
 from ..score_body import options as parse_options
-from ..score_body import query_options, read_multipart, unsupported
+from ..score_body import query_options, read_json_body, read_multipart, unsupported
 from . import get_state
 
 __all__ = ["router"]
@@ -120,12 +119,7 @@ async def score_route(request: Request, state: ServiceState = Depends(get_state)
         return _response(answer)
     if kind == "application/json":
         # the options are checked before the arrays are converted
-        doc = await state.in_cpu_pool(parse_json, await request.body())
-        if not isinstance(doc, dict):
-            raise InvalidInput("the JSON body must be an object", field="body")
-        if "predictions" not in doc:
-            raise InvalidInput("is required", field="predictions")
-        predictions_raw, labels_raw = doc.pop("predictions"), doc.pop("labels", None)
+        doc, predictions_raw, labels_raw = await read_json_body(request, state)
         options = parse_options(doc)
         predictions, labels = await state.in_cpu_pool(to_arrays, predictions_raw, labels_raw, limit)
     elif kind == "multipart/form-data":
