@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import logging
 import re
 import time
 import uuid
@@ -27,7 +28,7 @@ import numpy as np
 
 import losses
 
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, Unavailable
 from .score_store import ChunkRow, SessionStore, open_store
 from .scoring import ScoreOptions, chunk_state, score_spec
 
@@ -56,6 +57,9 @@ def chunk_digest(predictions: np.ndarray, labels: np.ndarray | None) -> str:
     return h.hexdigest()
 
 
+log = logging.getLogger(__name__)
+
+
 class ScoreSessions:
     """Create, append to, read and delete scoring sessions (the store is opened on first use)."""
 
@@ -71,11 +75,22 @@ class ScoreSessions:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
     async def store(self) -> SessionStore:
+        """The store, opened on first use; any failure to open it is `Unavailable` (tried again next call)."""
         if self._store is None:
             async with self._opening:
                 if self._store is None:
-                    self._store = await self._in(self.io_pool, open_store, self.store_url, self.ttl_s)
+                    try:
+                        self._store = await self._in(self.io_pool, open_store, self.store_url, self.ttl_s)
+                    except Exception as exc:
+                        raise _unavailable(exc) from exc
         return self._store
+
+    async def _io(self, store: SessionStore, fn: Callable[..., T], *args: Any) -> T:
+        """A store call in the I/O pool; the store's own outage errors become `Unavailable` (503)."""
+        try:
+            return await self._in(self.io_pool, fn, *args)
+        except store.unavailable as exc:
+            raise _unavailable(exc) from exc
 
     @staticmethod
     def check_options(options: ScoreOptions) -> None:
@@ -118,10 +133,8 @@ class ScoreSessions:
         await self._in(self.cpu_pool, self.check_options, options)
         store = await self.store()
         session_id, now = uuid.uuid4().hex, time.time()
-        await self._in(self.io_pool, store.expire, now)
-        await self._in(
-            self.io_pool, store.create, session_id, options.model_dump_json(exclude_unset=True), now
-        )
+        await self._io(store, store.expire, now)
+        await self._io(store, store.create, session_id, options.model_dump_json(exclude_unset=True), now)
         return {"id": session_id, "ttl_s": self.ttl_s}
 
     def _check_id(self, session_id: str) -> None:
@@ -131,7 +144,7 @@ class ScoreSessions:
     async def options(self, session_id: str) -> ScoreOptions:
         self._check_id(session_id)
         store = await self.store()
-        record = await self._in(self.io_pool, store.session, session_id, time.time())
+        record = await self._io(store, store.session, session_id, time.time())
         return ScoreOptions.model_validate_json(record.options)
 
     async def put_chunk(
@@ -143,7 +156,7 @@ class ScoreSessions:
         options = await self.options(session_id)
         row = await self._in(self.cpu_pool, _chunk_row, chunk_id, predictions, labels, options)
         store = await self.store()
-        new = await self._in(self.io_pool, store.put_chunk, session_id, row, time.time())
+        new = await self._io(store, store.put_chunk, session_id, row, time.time())
         return {"session": session_id, "chunk": chunk_id, "elements": row.elements, "new": new}
 
     async def summary(self, session_id: str) -> dict[str, Any]:
@@ -152,22 +165,29 @@ class ScoreSessions:
         options = await self.options(session_id)
         store = await self.store()
         merge = functools.partial(_merged_bytes, options)
-        while await self._in(self.io_pool, store.fold, session_id, merge, FOLD_BATCH) == FOLD_BATCH:
+        while await self._io(store, store.fold, session_id, merge, FOLD_BATCH) == FOLD_BATCH:
             pass
-        record, states = await self._in(self.io_pool, store.states, session_id, time.time())
+        record, states = await self._io(store, store.states, session_id, time.time())
         result = await self._in(self.cpu_pool, _merged_result, options, states)
         return {"id": session_id, "created": record.created, **result}
 
     async def delete(self, session_id: str) -> None:
         self._check_id(session_id)
         store = await self.store()
-        if not await self._in(self.io_pool, store.delete, session_id):
+        if not await self._io(store, store.delete, session_id):
             raise NotFound(f"no scoring session {session_id} (unknown, deleted or expired)")
 
     async def close(self) -> None:
         if self._store is not None:
             await self._in(self.io_pool, self._store.close)
         self.io_pool.shutdown(wait=False)
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    log.error("scoring-session store unavailable: %s: %s", type(exc).__name__, exc)
+    return Unavailable(
+        f"the scoring-session store is unavailable ({type(exc).__name__}: {exc}); try again later"
+    )
 
 
 def _chunk_row(

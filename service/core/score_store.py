@@ -53,6 +53,9 @@ class ChunkRow:
 class SessionStore(ABC):
     """The operations a session needs; every method is blocking (call it from a thread pool)."""
 
+    #: What the store raises when it cannot be reached or written (disk, server, pool): a 503 for the client.
+    unavailable: tuple[type[BaseException], ...] = (OSError,)
+
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .score_store import ChunkRow, Merge, SessionRecord, SessionStore, _conflict
 
@@ -29,15 +29,18 @@ CREATE TABLE IF NOT EXISTS score_chunks (
 CREATE TABLE IF NOT EXISTS score_folded (
     session_id TEXT PRIMARY KEY REFERENCES score_sessions(id) ON DELETE CASCADE, state BYTEA);
 """
+CONNECT_TIMEOUT_S = 10.0  # the longest a request waits for a connection before its 503
 _SCHEMA_LOCK = 0x5C0E5E55  # pg_advisory_xact_lock key of the schema creation
 
 
 class PostgresStore(SessionStore):
+    unavailable = (OSError, psycopg.OperationalError, PoolTimeout)  # server down, connections exhausted
+
     def __init__(self, url: str, ttl_s: float, *, max_connections: int = 16) -> None:
         super().__init__(ttl_s)
         conninfo = url.replace("postgres://", "postgresql://", 1)
         self._pool: ConnectionPool[Any] = ConnectionPool(
-            conninfo, min_size=1, max_size=max_connections, open=True, timeout=30.0
+            conninfo, min_size=1, max_size=max_connections, open=True, timeout=CONNECT_TIMEOUT_S
         )
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))

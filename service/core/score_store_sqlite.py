@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS score_folded (
 
 
 class SqliteStore(SessionStore):
+    unavailable = (OSError, sqlite3.OperationalError)  # disk full, locked past the timeout, unwritable
+
     def __init__(self, path: Path, ttl_s: float) -> None:
         super().__init__(ttl_s)
         path.parent.mkdir(parents=True, exist_ok=True)

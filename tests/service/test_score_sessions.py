@@ -248,3 +248,24 @@ def test_reading_folds_chunks_in_batches_and_the_answer_does_not_change(live: Li
     for got, want in zip(summary["losses"], one["losses"], strict=True):
         assert abs(got["value"] - want["value"]) <= REL * abs(want["value"])
     close(summary["calibration"], one["calibration"])
+
+
+def test_a_store_that_cannot_be_reached_is_a_503_not_a_500(standin_repo: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    for url in (f"sqlite:///{blocker}/sessions.sqlite3", "postgresql://nobody:x@127.0.0.1:1/none"):
+        with run_service(standin_repo, score_store=url) as service:
+            started = time.monotonic()
+            r = service.client.post("/v1/score/sessions", json={"losses": [{"name": "focal"}]}, timeout=60)
+            assert r.status_code == 503, (url, r.text)
+            assert "scoring-session store is unavailable" in r.json()["detail"], r.text
+            assert r.headers["retry-after"]
+            assert time.monotonic() - started < 30, "the 503 came only after the pool's wait"
+    # a failed open is tried again on the next call: once the folder can be made, the same service works
+    with run_service(standin_repo, score_store=f"sqlite:///{blocker}/sessions.sqlite3") as service:
+        assert (
+            service.client.post("/v1/score/sessions", json={"losses": [{"name": "focal"}]}).status_code == 503
+        )
+        blocker.unlink()
+        sid = service.client.post("/v1/score/sessions", json={"losses": [{"name": "focal"}]}).json()["id"]
+        assert service.client.get(f"/v1/score/sessions/{sid}").status_code == 200
