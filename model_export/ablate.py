@@ -233,6 +233,9 @@ def ablate_cmd(
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option(min=1, help="settings trained in parallel processes")] = 1,
     iterations: Annotated[int | None, typer.Option(min=1, help="override the schedule's length")] = None,
+    eval_every: Annotated[
+        int | None, typer.Option(min=1, help="evaluate every this many epochs (training is unchanged)")
+    ] = None,
     only: Annotated[list[str] | None, typer.Option(help=f"setting keys: {', '.join(KEYS)}")] = None,
     reuse: Annotated[
         bool, typer.Option(help="reuse finished settings cached in work_dir for this config")
@@ -251,6 +254,8 @@ def ablate_cmd(
     )
     if iterations is not None:
         cfg = replace(cfg, iterations=iterations)
+    if eval_every is not None:
+        cfg = replace(cfg, eval_every=eval_every)
     if only:
         cfg = replace(cfg, settings=tuple(only))
     try:
