@@ -154,7 +154,7 @@ def check_image_count(count: int, limit: int) -> None:
         )
 
 
-def check_detection_cap(options: DetectOptions, mv: ModelVersion, status: int = 400) -> None:
+def check_detection_cap(options: DetectOptions, mv: ModelVersion) -> None:
     """A request may ask for at most the model's own cap (`ModelVersion.detection_cap`) of detections."""
     cap = mv.detection_cap
     if options.max_detections is not None and cap is not None and options.max_detections > cap:
@@ -162,7 +162,6 @@ def check_detection_cap(options: DetectOptions, mv: ModelVersion, status: int = 
             f"must be at most {cap}, the most detections per image model {mv.name} version {mv.version} "
             f"returns (its max_detections at export), got {options.max_detections}",
             field="max_detections",
-            status=status,
         )
 
 

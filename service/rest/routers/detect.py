@@ -68,7 +68,7 @@ _QUERY: list[dict[str, Any]] = [
         "in": "query",
         "required": False,
         "description": "At most this many detections per image (highest scores first); at most the "
-        "model's own cap (its `max_detections`, in `/v1/models`), more is a 422.",
+        "model's own cap (its `max_detections`, in `/v1/models`), more is a 400.",
         "schema": {"type": "integer", "minimum": 0},
     },
 ]
@@ -158,7 +158,8 @@ async def _detect(request: Request, name: str, version: str | None) -> JSONRespo
     state: ServiceState = request.app.state.service
     query = _query_options(request)
     mv = state.detector(name, version)
-    check_detection_cap(parse_detect_options(query), mv, status=422)  # before the body is read
+    # before the body is read; a 400 (not 422): the cap is the model's, which the schema cannot state
+    check_detection_cap(parse_detect_options(query), mv)
     body = await read_images(request, max_images=state.settings.max_images_per_request)
     options = parse_detect_options(query, body.options)  # the query wins over form fields / JSON members
     result = await state.detect(mv, body.images, body.names, options)
