@@ -126,7 +126,7 @@ _BODY: dict[str, Any] = {
                     },
                     "required": ["images"],
                 },
-                "example": {"images": [EXAMPLE_PNG_B64], "score_threshold": 0.3, "max_detections": 10},
+                "example": {"images": [EXAMPLE_PNG_B64], "score_threshold": 0.3, "max_detections": 1},
             },
         },
     },
