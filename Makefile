@@ -45,7 +45,7 @@ bench: $(STAMP_DEV)
 	$(PY) benchmarks/train.py
 	$(PY) benchmarks/service.py
 
-# Reproduces the committed default model (about 7-8 minutes on 2 cores).
+# Reproduces the committed default model (about 25 minutes on an idle core, 44 on the shared 2-core machine).
 default-model: $(STAMP_DEV)
 	$(PY) -m model_export default-model --out models
 

@@ -39,6 +39,8 @@ from model_export import (  # noqa: E402
     make_anchors,
     postprocess,
 )
+from model_export.default_model import DEFAULT_RECIPE  # noqa: E402
+from model_export.heldout import TRAIN_MIX  # noqa: E402
 from model_export.preprocess import InputSpec  # noqa: E402
 
 
@@ -60,9 +62,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    spec = InputSpec()
+    # the default model's recipe: its input size and its training mix of image sizes and densities
+    spec = InputSpec(height=DEFAULT_RECIPE.input_size, width=DEFAULT_RECIPE.input_size)
     with tempfile.TemporaryDirectory() as tmp:
-        data = load_coco(generate(Path(tmp), args.batch, seed=0), spec)
+        data = load_coco(generate(Path(tmp), args.batch, seed=0, cfg=TRAIN_MIX), spec)
     cfg = DetectorConfig()
     model = Detector(cfg)
     anchors = make_anchors(cfg.anchors, spec.height, spec.width)
@@ -108,7 +111,7 @@ def main() -> None:
         "row",
         "images/s",
         "vs reference",
-        title=f"training speed, batch {args.batch}, torch threads: {args.threads}",
+        title=f"training speed, batch {args.batch}, input {spec.width}x{spec.height}, threads {args.threads}",
     )
     for name, rate in rows:
         table.add_row(name, f"{rate:.1f}", f"{rate / ref:.2f}x")

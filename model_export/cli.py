@@ -22,12 +22,16 @@ def generate(
     seed: Annotated[int, typer.Option()] = 0,
     width: Annotated[int, typer.Option(min=32)] = 128,
     height: Annotated[int, typer.Option(min=32)] = 128,
+    mix: Annotated[
+        bool, typer.Option(help="the default model's training mix of sizes and densities (ignores the size)")
+    ] = False,
 ) -> None:
     """Write a synthetic shapes dataset in COCO format."""
+    from .heldout import TRAIN_MIX
     from .synthetic import SyntheticConfig
     from .synthetic import generate as gen
 
-    path = gen(out, num_images, seed, SyntheticConfig(width=width, height=height))
+    path = gen(out, num_images, seed, TRAIN_MIX if mix else SyntheticConfig(width=width, height=height))
     console.print(f"wrote {num_images} images and {path}")
 
 
@@ -127,13 +131,21 @@ def export_cmd(
     repository: Annotated[Path, typer.Option()] = Path("models"),
     name: Annotated[str, typer.Option()] = "detector",
     version: Annotated[int, typer.Option(min=1)] = 1,
+    max_detections: Annotated[
+        int | None,
+        typer.Option(min=1, help="detections per image the graph returns (output rows); default: the run's"),
+    ] = None,
 ) -> None:
     """Export a run to ONNX (checked + parity) in a Triton-layout model repository."""
+    from dataclasses import replace
+
     from .default_model import export_result
     from .runs import load_run
     from .train import EvalRecord, TrainResult
 
     cfg, model, anchors, classes, state = load_run(run)
+    if max_detections is not None:
+        cfg = replace(cfg, post=replace(cfg.post, max_detections=max_detections))
     result = TrainResult(
         model=model, anchors=anchors, classes=classes, iterations=int(state["iteration"]),
         epochs=int(state["epoch"]) + 1, seconds=float(state["seconds"]), images_per_second=0.0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,8 @@ class CocoDetection:
 
     `images [M, 3, H, W]` float32 (normalised, letterboxed), `targets[i]` with `boxes [G_i, 4]` xyxy in the
     letterboxed frame and `labels [G_i]` int64 (0-based, the order of `classes`), `scales [M]` the letterbox
-    factors, `image_ids` the COCO ids, `classes` the category names sorted by category id.
+    factors, `image_ids` the COCO ids, `classes` the category names sorted by category id, `content[i]` the
+    `(width, height)` the image fills at the top-left of the canvas (the rest is padding).
     """
 
     annotation_file: Path
@@ -32,6 +33,7 @@ class CocoDetection:
     image_ids: list[int]
     category_ids: list[int]
     classes: list[str]
+    content: list[tuple[int, int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -50,10 +52,13 @@ def load_coco(
     for ann in coco["annotations"]:
         if not ann.get("iscrowd", 0):
             by_image.setdefault(ann["image_id"], []).append(ann)
-    tensors, targets, scales, ids = [], [], [], []
+    tensors, targets, scales, ids, content = [], [], [], [], []
     for info in sorted(coco["images"], key=lambda d: d["id"]):
         with Image.open(root / info["file_name"]) as im:
             x, s = preprocess(im, spec)  # [3, H, W]
+            w, h = im.size
+        cw, ch = min(spec.width, int(w * s + 0.5)), min(spec.height, int(h * s + 0.5))
+        content.append((max(1, cw), max(1, ch)))
         anns = by_image.get(info["id"], [])
         xywh = np.array([a["bbox"] for a in anns], dtype=np.float64).reshape(-1, 4)  # [G, 4]
         xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1) * s  # [G, 4]
@@ -74,4 +79,5 @@ def load_coco(
         image_ids=ids,
         category_ids=[int(c["id"]) for c in cats],
         classes=[str(c["name"]) for c in cats],
+        content=content,
     )

@@ -97,21 +97,58 @@ def plot_figure1(out_png: str | Path, points: int = 400) -> Path:
     return _save(fig, out_png)
 
 
-def plot_ap_curves(series: Mapping[str, Sequence[tuple[int, float]]], out_png: str | Path) -> Path:
-    """Validation AP against iterations: `series[label] = [(iteration, AP fraction), ...]`, one line each."""
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    styles = ["-", "--", "-.", ":"]
-    colours = [plt.get_cmap("tab20")(i) for i in range(20)]
-    for i, (label, points) in enumerate(series.items()):
-        it = [p[0] for p in points]
-        ap = [100.0 * p[1] for p in points]
-        ax.plot(it, ap, styles[i % 4], color=colours[i % 20], marker="o", markersize=3, label=label)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("validation COCO AP (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+#: Line colours: tab10's ten, each far from the others (tab20 pairs a dark and a pale shade of one hue).
+COLOURS = tuple(plt.get_cmap("tab10")(i) for i in range(10))
+
+
+def plot_ap_curves(
+    series: Mapping[str, Sequence[tuple[int, float]]], out_png: str | Path, title: str = ""
+) -> Path:
+    """Validation AP against iterations: `series[label] = [(iteration, AP fraction), ...]`.
+
+    One panel per loss family (the label's text before the first parameter: "CE alpha 0.75, gamma 0" is in
+    "CE"), all on the same axes; within a panel every line has its own tab10 colour and marker. `title` says
+    which models and schedule the figure shows.
+    """
+    families: dict[str, dict[str, Sequence[tuple[int, float]]]] = {}
+    for label, points in series.items():
+        # a handful of lines read best side by side in one panel; more get a panel per family
+        families.setdefault(_family(label) if len(series) > 5 else "", {})[label] = points
+    n = max(1, len(families))
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(5.2 * cols, 3.9 * rows), sharex=True, sharey=True, squeeze=False
+    )
+    markers = "osD^v<>p*h"
+    for ax, (family, members) in zip(axes.flat, families.items(), strict=False):
+        for i, (label, points) in enumerate(members.items()):
+            it = [p[0] for p in points]
+            ap = [100.0 * p[1] for p in points]
+            ax.plot(
+                it, ap, "-", color=COLOURS[i % 10], marker=markers[i % 10], markersize=4, lw=1.8, label=label
+            )
+        ax.set_title(family, fontsize=11)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=9, loc="lower right")
+    for ax in axes[-1]:
+        ax.set_xlabel("iteration")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("validation COCO AP (%)")
+    for ax in list(axes.flat)[len(families) :]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return _save(fig, out_png)
+
+
+def _family(label: str) -> str:
+    """The loss family of a series label: its words before the first parameter name."""
+    words = label.split()
+    params = {"alpha", "gamma", "beta", "m", "K", "k"}
+    head = words[: next((i for i, w in enumerate(words) if w in params), len(words))]
+    return " ".join(head) or label
 
 
 @dataclass(frozen=True)
@@ -127,16 +164,18 @@ class AnatomyCurves:
     tail_negatives: tuple[float, ...] = ()
 
 
-def plot_anatomy(curves: Mapping[str, AnatomyCurves], out_png: str | Path) -> Path:
+def plot_anatomy(curves: Mapping[str, AnatomyCurves], out_png: str | Path, title: str = "") -> Path:
     """Panels for positives and negatives (and the negatives' tail, log scale, where given), one line per
-    labelled model."""
+    labelled model, each in its own tab10 colour and line style; `title` names the models and schedule."""
     with_tail = any(c.tail_fractions for c in curves.values())
-    fig, axes = plt.subplots(1, 3 if with_tail else 2, figsize=(15 if with_tail else 10, 4.2))
-    for label, c in curves.items():
-        axes[0].plot(c.fractions, c.positives, marker=".", label=label)
-        axes[1].plot(c.fractions, c.negatives, marker=".", label=label)
+    fig, axes = plt.subplots(1, 3 if with_tail else 2, figsize=(15 if with_tail else 10, 4.6))
+    styles = ("-", "--", "-.", ":")
+    for i, (label, c) in enumerate(curves.items()):
+        look = {"color": COLOURS[i % 10], "ls": styles[i % 4], "lw": 2.0, "label": label}
+        axes[0].plot(c.fractions, c.positives, marker=".", **look)
+        axes[1].plot(c.fractions, c.negatives, marker=".", **look)
         if c.tail_fractions:
-            axes[2].semilogx(c.tail_fractions, c.tail_negatives, marker="o", label=label)
+            axes[2].semilogx(c.tail_fractions, c.tail_negatives, marker="o", **look)
     for ax, what in zip(axes[:2], ("foreground (positive)", "background (negative)"), strict=True):
         ax.set_xlabel(f"fraction of {what} elements, sorted by loss")
         ax.set_xlim(0, 1)
@@ -148,9 +187,11 @@ def plot_anatomy(curves: Mapping[str, AnatomyCurves], out_png: str | Path) -> Pa
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         if curves:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=9)
         else:
             ax.text(0.5, 0.5, "no anatomy measured in this run", ha="center", va="center")
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return _save(fig, out_png)
 

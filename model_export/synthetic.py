@@ -2,7 +2,8 @@
 
 Each image holds many small shapes of several classes, sizes and colours on a textured, noisy background, so a
 dense detector sees thousands of easy negative anchors for each object: the imbalance focal loss is about.
-Image `i` of a split depends only on `(seed, i)`.
+Image `i` of a split depends only on `(seed, i)`. A `SyntheticMix` draws each image from one of several
+configurations (sizes, aspect ratios, densities, object sizes), the component too chosen by `(seed, i)`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-__all__ = ["CLASSES", "SyntheticConfig", "generate", "render_image"]
+__all__ = ["CLASSES", "SyntheticConfig", "SyntheticMix", "generate", "render_image"]
 
 CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "star")
 
@@ -33,6 +34,31 @@ class SyntheticConfig:
     max_size: int = 36
     noise_std: float = 10.0
     max_overlap: float = 0.15
+
+
+@dataclass(frozen=True)
+class SyntheticMix:
+    """A split mixing distributions: image `i` of split `seed` is drawn from `components[k]`, `k` chosen by
+    `(seed, i)` with probability proportional to `weights[k]` (all equal when `weights` is empty)."""
+
+    components: tuple[SyntheticConfig, ...]
+    weights: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.components:
+            raise ValueError("components: a mix needs at least one configuration")
+        if self.weights and (len(self.weights) != len(self.components) or min(self.weights) < 0):
+            raise ValueError("weights: one non-negative weight per component")
+        if self.weights and sum(self.weights) <= 0:
+            raise ValueError("weights: at least one must be positive")
+
+    def pick(self, seed: int, index: int) -> SyntheticConfig:
+        """The component image `index` of split `seed` is drawn from (its own stream: `render_image`'s draws
+        for a given component are those of a single-configuration split)."""
+        w = np.asarray(self.weights or [1.0] * len(self.components), dtype=np.float64)
+        u = float(np.random.default_rng([seed, index, 0x5EED]).random())
+        k = int(np.searchsorted(np.cumsum(w) / w.sum(), u, side="right"))
+        return self.components[min(k, len(self.components) - 1)]
 
 
 def _background(rng: np.random.Generator, cfg: SyntheticConfig) -> np.ndarray:
@@ -121,18 +147,23 @@ def render_image(seed: int, index: int, cfg: SyntheticConfig) -> tuple[Image.Ima
     return out.filter(ImageFilter.GaussianBlur(radius=0.5)), objects
 
 
-def generate(out_dir: str | Path, num_images: int, seed: int, cfg: SyntheticConfig | None = None) -> Path:
-    """Write `out_dir/images/*.png` and `out_dir/instances.json` (COCO); returns the annotation file path."""
-    cfg = cfg or SyntheticConfig()
+def generate(
+    out_dir: str | Path, num_images: int, seed: int, cfg: SyntheticConfig | SyntheticMix | None = None
+) -> Path:
+    """Write `out_dir/images/*.png` and `out_dir/instances.json` (COCO); returns the annotation file path.
+
+    With a `SyntheticMix` each image has its component's size (the COCO `width` / `height` say which)."""
+    mix = cfg if isinstance(cfg, SyntheticMix) else SyntheticMix((cfg or SyntheticConfig(),))
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for i in range(num_images):
-        image, objects = render_image(seed, i, cfg)
+        part = mix.pick(seed, i) if len(mix.components) > 1 else mix.components[0]
+        image, objects = render_image(seed, i, part)
         name = f"{i:06d}.png"
         image.save(out / "images" / name, format="PNG", optimize=False)
-        images.append({"id": i + 1, "file_name": name, "width": cfg.width, "height": cfg.height})
+        images.append({"id": i + 1, "file_name": name, "width": part.width, "height": part.height})
         for obj in objects:
             annotations.append(
                 {

@@ -16,7 +16,8 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from .anchors import make_anchors
-from .coco import CocoDetection, load_coco
+from .augment import Augment, make_batch, pad_pixel
+from .coco import load_coco
 from .evaluate import COCOMetrics, evaluate_detector
 from .head import resolve_loss
 from .model import Detector, DetectorConfig
@@ -49,6 +50,8 @@ class TrainConfig:
     warmup_iterations: int = 100
     grad_clip: float = 10.0
     hflip: bool = True
+    jitter_prob: float = 0.0  # share of images shrunk inside their canvas each epoch (scale jitter)
+    jitter_min: float = 1.0  # the smallest shrink factor (uniform in [jitter_min, 1])
     seed: int = 0
     eval_every: int = 1  # epochs; 0 = only at the end
     log_every: int = 10  # iterations
@@ -115,22 +118,6 @@ def _lr_lambda(warmup: int, total: int) -> Any:
     return f
 
 
-def _batch(
-    data: CocoDetection, idx: Tensor, flips: Tensor, width: int, device: torch.device
-) -> tuple[Tensor, list[dict[str, Tensor]]]:
-    """Images `[B, 3, H, W]` and targets for the indices `idx [B]`, flipped horizontally where `flips [B]`."""
-    images = data.images[idx].clone()  # [B, 3, H, W]
-    targets = []
-    for j, i in enumerate(idx.tolist()):
-        t = data.targets[i]
-        boxes = t["boxes"].clone()  # [G, 4]
-        if bool(flips[j]):
-            images[j] = images[j].flip(-1)
-            boxes = torch.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], dim=1)
-        targets.append({"boxes": boxes.to(device), "labels": t["labels"].to(device)})
-    return images.to(device), targets
-
-
 def train(cfg: TrainConfig) -> TrainResult:
     """Train a detector on a COCO dataset; checkpoints, a JSON-lines metrics log and a plot go to `out_dir`.
 
@@ -163,6 +150,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     total = steps_per_epoch * cfg.epochs
     if cfg.max_iterations is not None:
         total = min(total, cfg.max_iterations)
+    augment, pad = Augment(0.5, cfg.jitter_prob, cfg.jitter_min), pad_pixel(cfg.input)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup_iterations, total))
     start_epoch, iteration, seconds_before = 0, 0, 0.0
@@ -195,14 +183,15 @@ def train(cfg: TrainConfig) -> TrainResult:
                     break
                 gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
                 perm = torch.randperm(len(data), generator=gen)  # [M]
-                flips = (torch.rand(len(data), generator=gen) < 0.5) & cfg.hflip  # [M]
+                flips, scales = augment.draw(len(data), gen)  # [M], [M]
+                flips &= cfg.hflip
                 shard = perm[rank : steps_per_epoch * cfg.batch_size * world : world]  # this process's part
                 for step in range(steps_per_epoch):
                     if iteration >= total:
                         break
                     t0 = time.perf_counter()
                     idx = shard[step * cfg.batch_size : (step + 1) * cfg.batch_size]  # [B]
-                    images, targets = _batch(data, idx, flips[idx], cfg.input.width, device)
+                    images, targets = make_batch(data, idx, flips[idx], scales[idx], pad, device)
                     cls_logits, box_deltas = net(images)  # [B, A, C], [B, A, 4]
                     parts = model.head.compute_loss(
                         targets, cls_logits, box_deltas, anchors, det_cfg.anchors, cfg.loss, cfg.loss_params,

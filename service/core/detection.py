@@ -28,6 +28,7 @@ __all__ = [
     "DetectOptions",
     "Detection",
     "DetectionResult",
+    "check_detection_cap",
     "check_image_count",
     "detect",
     "parse_detect_options",
@@ -153,6 +154,17 @@ def check_image_count(count: int, limit: int) -> None:
         )
 
 
+def check_detection_cap(options: DetectOptions, mv: ModelVersion) -> None:
+    """A request may ask for at most the model's own cap (`ModelVersion.detection_cap`) of detections."""
+    cap = mv.detection_cap
+    if options.max_detections is not None and cap is not None and options.max_detections > cap:
+        raise InvalidInput(
+            f"must be at most {cap}, the most detections per image model {mv.name} version {mv.version} "
+            f"returns (its max_detections at export), got {options.max_detections}",
+            field="max_detections",
+        )
+
+
 def _prepare_all(
     images: Sequence[bytes], names: Sequence[str], spec: InputSpec, limits: DetectLimits
 ) -> list[Prepared]:
@@ -181,6 +193,7 @@ async def detect(
     """
     assert mv.batcher is not None
     check_image_count(len(images), limits.max_images)
+    check_detection_cap(options, mv)
     started = time.monotonic()
     spec = mv.input_spec()
     if sum(len(b) for b in images) <= limits.inline_bytes:

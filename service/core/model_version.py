@@ -89,6 +89,17 @@ class ModelVersion:
     def ready(self) -> bool:
         return self.state == "ready"
 
+    @property
+    def detection_cap(self) -> int | None:
+        """The most detections per image the model returns (its export's ``max_detections``): the rows of
+        its ``boxes`` output, else metadata.json's figure; None when neither says."""
+        name = self.metadata.get("outputs", {}).get("boxes", "boxes")
+        boxes = next((o for o in self.outputs if o.name == name), None)
+        if boxes is not None and len(boxes.shape) == 3 and boxes.shape[1] > 0:
+            return boxes.shape[1]
+        cap = self.metadata.get("max_detections")
+        return int(cap) if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else None
+
     def batch_limit(self, setting: int) -> int:
         """The largest batch this version runs: ``setting``, capped by config.pbtxt's ``max_batch_size``."""
         return min(setting, self.config_max_batch_size) if self.config_max_batch_size > 0 else setting

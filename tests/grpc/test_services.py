@@ -115,6 +115,12 @@ def test_detect_stream_answers_a_bad_message_with_its_error_and_goes_on(detectio
         ({"images": [b"x"], "model": "nope"}, grpc.StatusCode.NOT_FOUND, "'nope'"),
         ({"images": [b"x"], "version": "7"}, grpc.StatusCode.NOT_FOUND, "version"),
         ({"images": [b"x"], "score_threshold": 1.5}, grpc.StatusCode.INVALID_ARGUMENT, "score_threshold"),
+        # the stand-in's cap is 1 detection per image: refused before any image is decoded
+        (
+            {"images": [b"x"], "max_detections": 2},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "max_detections: must be at most 1",
+        ),
     ],
 )
 def test_detect_errors(detection, request_kwargs, code, needle) -> None:

@@ -200,3 +200,36 @@ def test_tail_shares_and_tail_lines():
     (line,) = anatomy_lines({"m": a})
     assert "hardest 0.1% / 1% / 10% of negatives carry 50.0% / " in line
     assert "positives carry - of theirs" in line
+
+
+def test_many_curves_get_a_panel_per_family_and_distinct_colours(tmp_path):
+    from model_export.figures import COLOURS, _family
+
+    assert _family("CE alpha 0.75, gamma 0") == "CE"
+    assert _family("soft-truncated CE K 1, m 0.5") == "soft-truncated CE"
+    assert _family("hard-truncated CE m 0.6") == "hard-truncated CE"
+    assert _family("FL* alpha 0.25, beta 1, gamma 2") == "FL*"
+    assert len(set(COLOURS)) == 10
+    series = {
+        f"{fam} alpha {a}": [(10, 0.1 * a), (20, 0.2 * a)] for fam in ("CE", "focal") for a in (1, 2, 3)
+    }
+    path = plot_ap_curves(series, tmp_path / "ap.png", title="400 iterations, seed 0")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_finished_runs_figures_are_redrawn_from_its_files(tmp_path):
+    """The committed 2000-iteration run: its figures come back from results.json and anatomy.json alone."""
+    import shutil
+    from pathlib import Path
+
+    from model_export.ablate import redraw_figures
+
+    src = Path(__file__).resolve().parents[2] / "results" / "ablation" / "long_schedule_2000"
+    for name in ("results.json", "anatomy.json"):
+        shutil.copy(src / name, tmp_path / name)
+    written = redraw_figures(tmp_path)
+    assert sorted(p.name for p in written) == sorted(
+        ["ap_vs_iterations.png", "figure1.png", "anatomy.png", "anatomy_by_gamma.png"]
+    )
+    for p in written:
+        assert p.stat().st_size > 5_000

@@ -81,3 +81,14 @@ def test_unknown_or_missing_device_is_a_clear_error(tiny_data: dict[str, Path], 
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="device: 'cuda'"):
             train(tiny_config(tiny_data, tmp_path, device="cuda"))
+
+
+def test_evaluating_more_often_does_not_change_training(tiny_data: dict[str, Path], tmp_path: Path) -> None:
+    """Evaluations read the model and draw no random numbers: the ablation's `--eval-every` only thins the
+    curve, and scale jitter's draws come from the epoch's own generator."""
+    kw = {"epochs": 2, "max_iterations": None, "jitter_prob": 0.5, "jitter_min": 0.6}
+    often = train(tiny_config(tiny_data, tmp_path / "a", eval_every=1, **kw))
+    never = train(tiny_config(tiny_data, tmp_path / "b", eval_every=0, val_annotations=None, **kw))
+    assert len(often.evals) == 2 and not never.evals
+    a, b = often.model.state_dict(), never.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

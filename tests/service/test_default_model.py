@@ -3,14 +3,19 @@ the synthetic objects, and boxes come back in the original image's pixels whatev
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from service.settings import DEFAULT_MODEL_REPOSITORY
 
 from .conftest import Live, run_service
-from .images import encode, iou
+from .images import encode, iou, red_box_image
+from .standin import write_repository
+
+RED_BOX_300x200 = (180, 40, 260, 150)
 
 pytestmark = [
     pytest.mark.skipif(
@@ -79,3 +84,32 @@ def test_boxes_are_in_original_pixels_for_a_resized_image(default: Live) -> None
     result = r.json()["images"][0]
     assert (result["width"], result["height"]) == (big.width, big.height)
     assert matched(objects, result, scale=3.0) >= 0.5 * len(objects)
+
+
+def test_the_default_input_and_a_model_of_the_old_fixed_form_serve_side_by_side(tmp_path: Path) -> None:
+    """One service, two input contracts: the committed detector (its metadata's input size) and a stand-in of
+    the old fixed 128x128 form. The same 300x200 image goes to both; each letterboxes it into its own canvas
+    and answers in the image's pixels."""
+    synthetic = pytest.importorskip("model_export.synthetic")
+    shutil.copytree(DEFAULT_MODEL_REPOSITORY / "detector", tmp_path / "detector")
+    write_repository(tmp_path, name="old", height=128, width=128)
+    image, objects = synthetic.render_image(999, 3, synthetic.SyntheticConfig(width=300, height=200))
+    red = red_box_image(box=RED_BOX_300x200, size=(300, 200))
+    with run_service(tmp_path) as service:
+        models = {m["name"]: m["versions"][-1] for m in service.client.get("/v1/models").json()["models"]}
+        assert (models["old"]["input"]["width"], models["old"]["input"]["height"]) == (128, 128)
+        size = models["detector"]["input"]["width"], models["detector"]["input"]["height"]
+        assert size == (256, 256)  # the input the default recipe letterboxes into
+        found = service.client.post(
+            "/v1/models/detector/detect", content=encode(image), headers={"content-type": "image/png"},
+            params={"score_threshold": 0.3},
+        )  # fmt: skip
+        assert found.status_code == 200, found.text
+        answer = found.json()["images"][0]
+        assert (answer["width"], answer["height"]) == (300, 200)
+        assert matched(objects, answer) >= 0.7 * len(objects)
+        old = service.client.post(
+            "/v1/models/old/detect", content=encode(red), headers={"content-type": "image/png"}
+        )
+        assert old.status_code == 200, old.text
+        assert iou(old.json()["images"][0]["boxes"][0], RED_BOX_300x200) > 0.8

@@ -92,6 +92,23 @@ def test_json_body_errors(live: Live) -> None:
     )
 
 
+def test_max_detections_past_the_models_cap_is_refused_naming_it(live: Live) -> None:
+    """The stand-in returns at most 1 detection per image (its export's cap): asking for 2 is a 400 in the
+    query (checked before the body is read), a JSON body or a form field; 1 is served. Not a 422: the schema
+    cannot state a model's cap, so a schema-valid request meets it."""
+    png = {"content-type": "image/png"}
+    encoded = base64.b64encode(PNG).decode()
+    for response, status in [
+        (live.client.post(URL, content=PNG, headers=png, params={"max_detections": 2}), 400),
+        (live.client.post(URL, json={"images": [encoded], "max_detections": 2}), 400),
+        (live.client.post(URL, files={"f": ("a.png", PNG, "image/png")}, data={"max_detections": "7"}), 400),
+    ]:
+        body = problem(response, status, "max_detections")
+        assert "at most 1" in body["detail"], body
+    ok = live.client.post(URL, content=PNG, headers=png, params={"max_detections": 1})
+    assert ok.status_code == 200 and len(ok.json()["images"][0]["boxes"]) == 1
+
+
 def test_option_validation(live: Live) -> None:
     png = {"content-type": "image/png"}
     problem(

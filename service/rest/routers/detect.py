@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ...core.detection import parse_detect_options
+from ...core.detection import check_detection_cap, parse_detect_options
 from ...core.state import ServiceState
 from ...errors import InvalidInput
 from ..bodies import read_images
@@ -67,7 +67,8 @@ _QUERY: list[dict[str, Any]] = [
         "name": "max_detections",
         "in": "query",
         "required": False,
-        "description": "At most this many detections per image (highest scores first).",
+        "description": "At most this many detections per image (highest scores first); at most the "
+        "model's own cap (its `max_detections`, in `/v1/models`), more is a 400.",
         "schema": {"type": "integer", "minimum": 0},
     },
 ]
@@ -125,7 +126,7 @@ _BODY: dict[str, Any] = {
                     },
                     "required": ["images"],
                 },
-                "example": {"images": [EXAMPLE_PNG_B64], "score_threshold": 0.3, "max_detections": 10},
+                "example": {"images": [EXAMPLE_PNG_B64], "score_threshold": 0.3, "max_detections": 1},
             },
         },
     },
@@ -157,6 +158,8 @@ async def _detect(request: Request, name: str, version: str | None) -> JSONRespo
     state: ServiceState = request.app.state.service
     query = _query_options(request)
     mv = state.detector(name, version)
+    # before the body is read; a 400 (not 422): the cap is the model's, which the schema cannot state
+    check_detection_cap(parse_detect_options(query), mv)
     body = await read_images(request, max_images=state.settings.max_images_per_request)
     options = parse_detect_options(query, body.options)  # the query wins over form fields / JSON members
     result = await state.detect(mv, body.images, body.names, options)
