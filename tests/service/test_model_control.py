@@ -13,8 +13,8 @@ from service.core.model_control import read_override
 from service.errors import InvalidInput
 from service.settings import Settings
 from tests.live import run_in_thread
+from tests.load import DetectClients, until
 from tests.service.standin import write_repository
-from tests.service.test_live_repository import Load, _until
 
 ADMIN = "admin-key-42"
 EXPLICIT = {"model_control_mode": "explicit", "admin_keys": ADMIN}
@@ -154,8 +154,8 @@ def test_requests_do_not_fail_while_versions_are_loaded_and_unloaded(tmp_path: P
     with run_in_thread(root, load_models="*", **EXPLICIT) as service:
         client = service.client
         load_url = "/v2/repository/models/standin/load"
-        with Load(service.http_url + "/v1/models/standin/detect") as load:
-            _until(lambda: len(load.answers) > 30, "the clients never got going")
+        with DetectClients(service.http_url + "/v1/models/standin/detect") as load:
+            until(lambda: len(load.answers) > 30, "the clients never got going")
             steps = [
                 _config({"specific": {"versions": [1]}}),  # version 2 unloaded, 1 serves
                 _config({"specific": {"versions": [1]}}, max_batch_size=4),  # version 1 reloaded
@@ -164,7 +164,7 @@ def test_requests_do_not_fail_while_versions_are_loaded_and_unloaded(tmp_path: P
             for body in steps:
                 seen = len(load.answers)
                 assert client.post(load_url, json=body, headers=HEADERS).status_code == 200
-                _until(lambda s=seen: len(load.answers) > s + 30, "the clients stopped")
+                until(lambda s=seen: len(load.answers) > s + 30, "the clients stopped")
         assert client.get("/v2/models/standin").json()["versions"] == ["1", "2"]
     statuses = {status for status, _ in load.answers}
     assert statuses == {200}, [a for a in load.answers if a[0] != 200][:3]
