@@ -86,11 +86,10 @@ class Exported:
 def exported() -> Iterator[Exported]:
     with run_in_thread(ROOT / "models") as live:
         # One request, so that the per-version series exist (they appear with a version's first request).
-        body = {
-            "inputs": [
-                {"name": "images", "datatype": "FP32", "shape": [1, 3, 128, 128], "data": [0.0] * 49152}
-            ]
-        }
+        (images,) = live.client.get("/v2/models/detector").json()["inputs"]
+        shape = [1, *images["shape"][1:]]
+        size = shape[1] * shape[2] * shape[3]
+        body = {"inputs": [{"name": "images", "datatype": "FP32", "shape": shape, "data": [0.0] * size}]}
         r = live.client.post("/v2/models/detector/infer", json=body)
         assert r.status_code == 200, r.text
         text = live.client.get("/metrics").text
