@@ -1,7 +1,8 @@
 """Open Inference Protocol infer with JSON tensors: server CPU per request, against the decoding it replaced.
 
-A 1x3x128x128 FP32 input as tritonclient's HTTP client sends it without the binary extension (flat JSON
-``data``), to the detector of the repository. Two measurements, each with its reference in the same run:
+One FP32 image tensor of the model's input size (1x3x256x256 for the default model) as tritonclient's HTTP
+client sends it without the binary extension (flat JSON ``data``), to the detector of the repository. Two
+measurements, each with its reference in the same run:
 
   decode      the service's decoding of one such body (orjson, numpy checks: `decode_body_and_request`)
               against the reference: the stdlib ``json`` parser and the per-element checks the service
@@ -41,7 +42,18 @@ from benchmarks.service_load import free_port, process_cpu_seconds, wait_ready  
 LOAD = ROOT / "benchmarks" / "service_load.py"
 
 
-SHAPE = (1, 3, 128, 128)
+SHAPE = (1, 3, 128, 128)  # when the model's metadata gives no input size
+
+
+def model_shape(repository: Path, model: str) -> tuple[int, ...]:
+    """One image of the model's input: ``(1, 3, height, width)`` from its newest version's metadata.json."""
+    versions = sorted(
+        (p for p in (repository / model).glob("*/metadata.json")), key=lambda p: int(p.parent.name)
+    )
+    if not versions:
+        return SHAPE
+    spec = json.loads(versions[-1].read_text()).get("input", {})
+    return (1, 3, int(spec.get("height", SHAPE[2])), int(spec.get("width", SHAPE[3])))
 
 
 def request_body(shape: tuple[int, ...] = SHAPE) -> bytes:
@@ -122,7 +134,7 @@ def load(
 def service_rows(args: argparse.Namespace, body: bytes, workdir: Path) -> None:
     body_file, binary_file = workdir / "body.json", workdir / "body.bin"
     body_file.write_bytes(body)
-    binary, header_length = binary_body()
+    binary, header_length = binary_body(model_shape(args.model_repository, args.model))
     binary_file.write_bytes(binary)
     trees = {"service": ROOT}
     if args.reference_tree:
@@ -174,7 +186,7 @@ def main() -> None:
     parser.add_argument("--reference-tree", type=Path, default=None)
     parser.add_argument("--skip-service", action="store_true")
     args = parser.parse_args()
-    body = request_body()
+    body = request_body(model_shape(args.model_repository, args.model))
     decode_rows(body, args.rounds)
     if not args.skip_service:
         with tempfile.TemporaryDirectory() as tmp:
