@@ -16,7 +16,8 @@ in each round and in turn:
   synchronous requests, random data; perf_analyzer reads the model's config and statistics itself.
 
 Printed: medians over the rounds of throughput, p50 / p99 latency (each tool's own), server CPU per inference
-(the service's /proc times over the run divided by the model's success count from its v2 statistics), and each
+(the service's /proc times over the run divided by the model's success count from its v2 statistics), the load
+generator's own CPU per inference (on the same cores: a costlier client leaves the server less), and each
 throughput as a ratio of the reference's in the same round; then perf_analyzer's server-side breakdown (queue,
 compute input / infer / output, from the service's statistics) of its last round.
 """
@@ -28,6 +29,7 @@ import csv
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -56,6 +58,7 @@ class Row:
     p50_ms: float
     p99_ms: float
     cpu_ms: float  # server CPU per successful inference
+    client_cpu_ms: float  # the load generator's CPU per successful inference (it shares the cores)
     extra: dict[str, float]
 
 
@@ -100,11 +103,20 @@ class Service:
 def measured(service: Service, model: str, run: Callable[[], dict[str, float]]) -> Row:
     """``run``'s own figures plus the server's CPU per inference over the run."""
     cpu0, ok0 = process_cpu_seconds(service.proc.pid), service.successes(model)
+    client0 = _children_cpu_s()
     figures = run()
     cpu1, ok1 = process_cpu_seconds(service.proc.pid), service.successes(model)
-    cpu_ms = (cpu1 - cpu0) * 1000 / max(ok1 - ok0, 1)
+    done = max(ok1 - ok0, 1)
+    cpu_ms = (cpu1 - cpu0) * 1000 / done
+    client_ms = (_children_cpu_s() - client0) * 1000 / done
     rps, p50, p99 = figures.pop("rps"), figures.pop("p50_ms"), figures.pop("p99_ms")
-    return Row(rps, p50, p99, cpu_ms, figures)
+    return Row(rps, p50, p99, cpu_ms, client_ms, figures)
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU of this process's finished children (each load generator is one, run to its end)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def own_load(
@@ -244,13 +256,14 @@ def report(rows: dict[str, list[Row]], args: argparse.Namespace, shape: list[int
         f"{args.seconds:g} s windows, median of {args.rounds} rounds "
         "(ratio: against own v2 load, same round)\n"
     )
-    print("| row | infer/s | ratio | p50 ms | p99 ms | server CPU ms/inference |")
-    print("|---|---|---|---|---|---|")
+    print("| row | infer/s | ratio | p50 ms | p99 ms | server CPU ms/inference | client CPU ms/inference |")
+    print("|---|---|---|---|---|---|---|")
     for name, runs in rows.items():
         ratio = med(r.rps / ref.rps for r, ref in zip(runs, reference, strict=True))
         print(
             f"| {name} | {med(r.rps for r in runs):.0f} | {ratio:.2f} | {med(r.p50_ms for r in runs):.1f} | "
-            f"{med(r.p99_ms for r in runs):.1f} | {med(r.cpu_ms for r in runs):.2f} |"
+            f"{med(r.p99_ms for r in runs):.1f} | {med(r.cpu_ms for r in runs):.2f} | "
+            f"{med(r.client_cpu_ms for r in runs):.2f} |"
         )
     print("\nperf_analyzer's server-side breakdown (the service's statistics), last round, ms per request:\n")
     print("| row | queue | compute input | compute infer | compute output |")
