@@ -75,6 +75,11 @@ def export_onnx(
     assert program is not None
     proto = onnx.load_from_string(program.model_proto.SerializeToString())  # a plain, self-contained copy
     append_postprocess(proto, anchors, (spec.height, spec.width), post)
+    # The exporter's notes on each node (module path, class hierarchy, and a stack trace with the absolute
+    # paths of this checkout's files) would make the bytes depend on where the repository lies: dropped.
+    for node in proto.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
     del proto.metadata_props[:]
     for key, value in {"classes": json.dumps(classes), "producer": "model_export"}.items():
         proto.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))

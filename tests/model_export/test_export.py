@@ -36,6 +36,15 @@ def exported(
     return repo, meta, cfg
 
 
+def test_the_graph_bytes_do_not_depend_on_where_the_checkout_lies(exported: Any) -> None:
+    repo, _, _ = exported
+    data = (repo / "tiny/3/model.onnx").read_bytes()
+    root = str(Path(__file__).resolve().parents[2]).encode()
+    assert root not in data, "an absolute path of this checkout is in the graph (exporter stack traces?)"
+    model = onnx.load_from_string(data)
+    assert all(not n.metadata_props and not n.doc_string for n in model.graph.node)
+
+
 @pytest.mark.slow
 def test_repository_layout_and_metadata(exported: Any) -> None:
     repo, meta, _cfg = exported
