@@ -121,8 +121,11 @@ def test_ten_swaps_release_their_sessions(tmp_path: Path) -> None:
             time.sleep(1.5)  # the old version retires once its queue has been quiet for a second
             sizes.append(_rss_mb(pid))
         assert service.client.get("/v2/models/detector").json()["versions"] == ["11"]
+    # One version of the 256x256 default model, warmed at batch sizes 1-16, holds well over 30 MiB (a batch of
+    # 16 inputs alone is 12 MiB): a session kept per swap would add 240 MiB or more over eight. What is left
+    # is the allocator's steps (plateaus of 16-33 MiB as freed arenas are reused or not), not a trend.
     growth = sizes[-1] - sizes[1]
-    assert growth < 20, f"resident memory grew {growth:.0f} MiB over eight swaps: {[round(s) for s in sizes]}"
+    assert growth < 64, f"resident memory grew {growth:.0f} MiB over eight swaps: {[round(s) for s in sizes]}"
 
 
 def test_a_version_is_warmed_at_every_batch_size_before_it_serves(tmp_path: Path) -> None:
