@@ -95,6 +95,7 @@ class LossV2Model:
         self.loss, self.takes_targets, self.first_input = LOSS_MODELS[name]
         self._statistics = ModelStatistics()
         self.pending = 0  # infer calls under way
+        self._inputs = self._describe_inputs()  # read on every infer call: built once
 
     @property
     def name(self) -> str:
@@ -107,20 +108,23 @@ class LossV2Model:
         return True
 
     def inputs(self, version: str | None = None) -> list[TensorSpec]:
+        return list(self._inputs)
+
+    def _describe_inputs(self) -> list[TensorSpec]:
         """What the model really takes, for its default ``kind`` (a ``kind`` request parameter switches it).
 
         ``datatype`` / ``shape`` are the form to prefer (FP64, the precision the loss is computed in; class
         indices as INT64); ``parameters`` list every datatype accepted and the rank rule, which the shape
         alone cannot say (a binary loss takes any rank).
         """
-        kind = library_defaults(self.name).get("kind", "multiclass")
-        if kind == "binary":
+        defaults = library_defaults(self.name)
+        if defaults.get("kind", "multiclass") == "binary":
             first = TensorSpec(self.first_input, "FP64", [-1], _rule("any shape", FLOAT_DATATYPES))
             targets = TensorSpec(
                 "targets", "FP64", [-1], _rule(f"the shape of {self.first_input}, 0/1 or soft")
             )
         else:
-            rows = "" if library_defaults(self.name).get("from_logits", True) else ", rows summing to 1"
+            rows = "" if defaults.get("from_logits", True) else ", rows summing to 1"
             first = TensorSpec(self.first_input, "FP64", [-1, -1], _rule(f"[..., C]{rows}", FLOAT_DATATYPES))
             targets = TensorSpec(
                 "targets",
