@@ -28,14 +28,12 @@ import argparse
 import csv
 import json
 import os
-import re
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.service_load import process_cpu_seconds  # noqa: E402
+from benchmarks.service_load import Service, process_cpu_seconds  # noqa: E402
 
 MAKE_ROOT = ROOT / "scripts" / "perf-analyzer-root.sh"
 PERF_ANALYZER = "/opt/pa/bin/perf_analyzer"
@@ -60,44 +58,6 @@ class Row:
     cpu_ms: float  # server CPU per successful inference
     client_cpu_ms: float  # the load generator's CPU per successful inference (it shares the cores)
     extra: dict[str, float]
-
-
-class Service:
-    """``python -m service`` on ports 0, the ports read back from its log lines."""
-
-    def __init__(self, repository: Path, log: Path) -> None:
-        env = os.environ | {"FOCALSERVE_MODEL_REPOSITORY": str(repository)}
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "--http-port", "0", "--grpc-port", "0", "--host", "127.0.0.1"],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        self.http_port, self.grpc_port = self._ports()
-        self.url = f"http://127.0.0.1:{self.http_port}"
-
-    def _ports(self, timeout: float = 120) -> tuple[int, int]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log.read_text(errors="replace")
-            rest = re.search(r"REST listening on http://[^:]+:(\d+)", text)
-            grpc = re.search(r"gRPC listening on [^:]+:(\d+)", text)
-            if rest and grpc and "ready" in text:
-                return int(rest.group(1)), int(grpc.group(1))
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the service exited with {self.proc.returncode}:\n{text[-2000:]}")
-            time.sleep(0.2)
-        raise RuntimeError("the service never logged its ports")
-
-    def successes(self, model: str) -> int:
-        stats = httpx.get(f"{self.url}/v2/models/{model}/stats", timeout=10).json()
-        return sum(int(s["inference_stats"]["success"]["count"]) for s in stats["model_stats"])
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
 
 
 def measured(service: Service, model: str, run: Callable[[], dict[str, float]]) -> Row:

@@ -1,6 +1,7 @@
 """Helpers of benchmarks/service.py that run in their own processes: the load generator and the reference
 servers (a bare FastAPI endpoint, and beside it a bare gRPC server with the service's channel arguments that
-only receives; a naive one-session-call-per-request handler), plus small shared helpers.
+only receives; a naive one-session-call-per-request handler), plus small shared helpers (`Service`: the real
+service on ports 0, read back from its log, for benchmarks/swap.py and benchmarks/perf_analyzer.py).
 
     python benchmarks/service_load.py _load URL BODY_FILE CONTENT_TYPE CONCURRENCY SECONDS [HEADER ...]
                                                                                    -> JSON stats
@@ -14,6 +15,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -200,6 +202,57 @@ def test_image(size: int = 128) -> bytes:
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=90)
     return buf.getvalue()
+
+
+class Service:
+    """``python -m service`` on ports 0, the ports read back from its log lines."""
+
+    def __init__(self, repository: Path, log: Path, **settings: str) -> None:
+        """``settings``: further ``FOCALSERVE_*`` values, by setting name (``model_control_mode="poll"``)."""
+        env = os.environ | {"FOCALSERVE_MODEL_REPOSITORY": str(repository)}
+        env |= {f"FOCALSERVE_{k.upper()}": v for k, v in settings.items()}
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "--http-port", "0", "--grpc-port", "0", "--host", "127.0.0.1"],
+            cwd=ROOT,
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        self.http_port, self.grpc_port = self._ports()
+        self.url = f"http://127.0.0.1:{self.http_port}"
+
+    def _ports(self, timeout: float = 120) -> tuple[int, int]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log.read_text(errors="replace")
+            rest = re.search(r"REST listening on http://[^:]+:(\d+)", text)
+            grpc = re.search(r"gRPC listening on [^:]+:(\d+)", text)
+            if rest and grpc and _ready(f"http://127.0.0.1:{rest.group(1)}"):
+                return int(rest.group(1)), int(grpc.group(1))
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the service exited with {self.proc.returncode}:\n{text[-2000:]}")
+            time.sleep(0.2)
+        raise RuntimeError("the service never logged its ports")
+
+    def successes(self, model: str) -> int:
+        import httpx
+
+        stats = httpx.get(f"{self.url}/v2/models/{model}/stats", timeout=10).json()
+        return sum(int(s["inference_stats"]["success"]["count"]) for s in stats["model_stats"])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
+def _ready(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url + "/v2/health/ready", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def process_cpu_seconds(pid: int) -> float:

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.service_load import process_cpu_seconds, test_image  # noqa: E402
+from benchmarks.service_load import Service, process_cpu_seconds, test_image  # noqa: E402
 
 
 @dataclass
@@ -82,35 +80,6 @@ async def clients(host: str, port: int, body: bytes, count: int, stop: threading
     return answers
 
 
-def start_service(repository: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    env = os.environ | {
-        "FOCALSERVE_MODEL_REPOSITORY": str(repository),
-        "FOCALSERVE_MODEL_CONTROL_MODE": "poll",
-        "FOCALSERVE_REPOSITORY_POLL_SECS": "0.5",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "--http-port", "0", "--grpc-port", "0", "--host", "127.0.0.1"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        found = re.search(r"REST listening on http://[^:]+:(\d+)", log.read_text(errors="replace"))
-        if found:
-            port = int(found.group(1))
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2).status_code == 200:
-                    return proc, port
-            except httpx.TransportError:
-                pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"the service exited:\n{log.read_text()[-2000:]}")
-        time.sleep(0.2)
-    raise RuntimeError("the service never became ready")
-
-
 def swap_windows(
     repository: Path, url: str, swaps: int, gap: float, stop: threading.Event
 ) -> list[tuple[float, float]]:
@@ -150,7 +119,10 @@ def main() -> None:
     for extra in (repository / "detector").iterdir():  # only version 1 to start from
         if extra.is_dir() and extra.name != "1":
             shutil.rmtree(extra)
-    proc, port = start_service(repository, workdir / "service.log")
+    service = Service(
+        repository, workdir / "service.log", model_control_mode="poll", repository_poll_secs="0.5"
+    )
+    proc, port = service.proc, service.http_port
     try:
         url = f"http://127.0.0.1:{port}"
         stop = threading.Event()
@@ -165,8 +137,7 @@ def main() -> None:
         cpu_s, wall_s = process_cpu_seconds(proc.pid) - cpu0, time.perf_counter() - t0
         report(answers, windows, t0, cpu_s, wall_s, args)
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        service.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
